@@ -1,0 +1,102 @@
+"""Sinks: kept events per stream as Parquet, with atomic commits.
+
+Each stream writes ``DIR/<stream>/part-NNNNN.parquet``. A part is written as
+``part-NNNNN.parquet.tmp`` and renamed when it is complete (``os.replace`` is
+atomic on POSIX), so a reader never sees a half-written file and a crashed run
+leaves only ``.tmp`` files, which the next run removes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+__all__ = ["ParquetStreamSink", "StreamSinks"]
+
+
+class ParquetStreamSink:
+    """Writes one stream's kept events into rolling Parquet parts.
+
+    Args:
+        directory: The stream's directory (created).
+        max_rows_per_file: Roll to a new part after this many rows.
+        compression: Parquet codec.
+    """
+
+    def __init__(self, directory: Path, *, max_rows_per_file: int = 1_000_000, compression: str = "zstd") -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for stale in self.directory.glob("*.parquet.tmp"):
+            stale.unlink()
+        self.max_rows_per_file = max_rows_per_file
+        self.compression = compression
+        self._writer: pq.ParquetWriter | None = None
+        self._tmp: Path | None = None
+        self._rows_in_part = 0
+        self._part = len(list(self.directory.glob("part-*.parquet")))
+        self.rows_written = 0
+        self.bytes_written = 0
+        self.files: list[Path] = []
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        """Append kept events; rolls the part when full or when the schema changes."""
+        if self._writer is not None and (
+            self._rows_in_part >= self.max_rows_per_file or not self._writer.schema.equals(batch.schema)
+        ):
+            self._commit()
+        if self._writer is None:
+            self._tmp = self.directory / f"part-{self._part:05d}.parquet.tmp"
+            self._writer = pq.ParquetWriter(self._tmp, batch.schema, compression=self.compression)
+        self._writer.write_batch(batch)
+        self._rows_in_part += batch.num_rows
+        self.rows_written += batch.num_rows
+
+    def _commit(self) -> None:
+        if self._writer is None or self._tmp is None:
+            return
+        self._writer.close()
+        final = self._tmp.with_suffix("")  # drop ".tmp"
+        os.replace(self._tmp, final)
+        self.bytes_written += final.stat().st_size
+        self.files.append(final)
+        self._writer, self._tmp, self._rows_in_part = None, None, 0
+        self._part += 1
+
+    def close(self) -> None:
+        """Commit the open part."""
+        self._commit()
+
+
+class StreamSinks:
+    """One :class:`ParquetStreamSink` per output stream, created on first use.
+
+    Args:
+        out_dir: The run's output directory.
+        max_rows_per_file: Passed to each stream's sink.
+    """
+
+    def __init__(self, out_dir: Path, *, max_rows_per_file: int = 1_000_000) -> None:
+        self.out_dir = Path(out_dir)
+        self.max_rows_per_file = max_rows_per_file
+        self.sinks: dict[str, ParquetStreamSink] = {}
+
+    def write(self, stream: str, batch: pa.RecordBatch) -> None:
+        """Append kept events to ``stream``."""
+        sink = self.sinks.get(stream)
+        if sink is None:
+            sink = ParquetStreamSink(self.out_dir / stream, max_rows_per_file=self.max_rows_per_file)
+            self.sinks[stream] = sink
+        sink.write(batch)
+
+    def close(self) -> None:
+        """Commit every stream's open part."""
+        for sink in self.sinks.values():
+            sink.close()
+
+    @property
+    def bytes_written(self) -> int:
+        """Bytes in committed parts."""
+        return sum(s.bytes_written for s in self.sinks.values())

@@ -1,0 +1,186 @@
+"""A compiled menu: per path seed, cuts and prescale, evaluated over a whole batch.
+
+:func:`compile_menu` turns a validated :class:`~trigger.menu.model.Menu` into a
+:class:`CompiledMenu`. Its :meth:`~CompiledMenu.evaluate` returns one boolean
+column per path (``pass_<name>``); :meth:`~CompiledMenu.model_rows` tells the
+engine on which events a model must run, so that expensive models only see
+events that passed the seed (and prescale) of a path that uses them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from trigger.errors import MenuError, closest_names
+from trigger.menu.expr import CompiledExpr, compile_expression
+from trigger.menu.prescale import path_salt, prescale_mask
+
+if TYPE_CHECKING:
+    from trigger.features.frame import FeatureFrame
+    from trigger.menu.model import Menu
+
+__all__ = ["CompiledMenu", "CompiledPath", "compile_menu"]
+
+
+@dataclass(frozen=True)
+class CompiledPath:
+    """One path, compiled.
+
+    Attributes:
+        name: Path name.
+        seed: Compiled seed, or None (every event passes).
+        cuts: Compiled cuts, ANDed.
+        prescale: Keep 1 in N (0: disabled).
+        salt: Prescale salt derived from the name (:func:`~trigger.menu.prescale.path_salt`).
+        stream: Output stream.
+        models: Models its cuts read.
+    """
+
+    name: str
+    seed: CompiledExpr | None
+    cuts: tuple[CompiledExpr, ...]
+    prescale: int
+    salt: int
+    stream: str
+    models: frozenset[str]
+
+
+class CompiledMenu:
+    """The executable form of a menu; every method is vectorized over a batch.
+
+    Args:
+        name: Menu name.
+        version: Menu version.
+        paths: Compiled paths, in menu order (the column order of every result).
+        streams: Stream -> indices of its paths (declared streams first, in order).
+    """
+
+    def __init__(self, *, name: str, version: int, paths: Iterable[CompiledPath],
+                 streams: Mapping[str, list[int]]) -> None:
+        self.name = name
+        self.version = version
+        self.paths: tuple[CompiledPath, ...] = tuple(paths)
+        #: Path names, in column order.
+        self.path_names: tuple[str, ...] = tuple(p.name for p in self.paths)
+        #: Decision column names, ``pass_<name>``.
+        self.column_names: tuple[str, ...] = tuple(f"pass_{n}" for n in self.path_names)
+        #: Stream -> indices of the paths writing to it.
+        self.streams: dict[str, list[int]] = {k: list(v) for k, v in streams.items()}
+        #: Models read by any path.
+        self.models: frozenset[str] = frozenset().union(*(p.models for p in self.paths))
+        #: Registered features read by any seed or cut.
+        self.features: frozenset[str] = frozenset().union(
+            *(e.features for p in self.paths for e in (*p.cuts, *([p.seed] if p.seed else []))))
+
+    def __repr__(self) -> str:
+        return f"CompiledMenu({self.name!r}, version={self.version}, paths={list(self.path_names)})"
+
+    def _columns(self, frame: FeatureFrame, per_path: Any) -> np.ndarray:
+        out = np.zeros((frame.n_events, len(self.paths)), dtype=bool)
+        for i, path in enumerate(self.paths):
+            out[:, i] = per_path(path)
+        return out
+
+    def seed_mask(self, frame: FeatureFrame) -> np.ndarray:
+        """Seed decisions, shape (n_events, n_paths); a path without seed passes all."""
+        return self._columns(frame, lambda p: True if p.seed is None else p.seed(frame))
+
+    def prescale_mask(self, frame: FeatureFrame) -> np.ndarray:
+        """Prescale decisions from the event identity, shape (n_events, n_paths)."""
+        ids = [frame.column(c) for c in ("run", "luminosity_block", "event")]
+        return self._columns(frame, lambda p: prescale_mask(*ids, prescale=p.prescale, salt=p.salt))
+
+    def evaluate(self, frame: FeatureFrame, *, apply_prescale: bool = True) -> np.ndarray:
+        """Path decisions: seed AND every cut AND (optionally) the prescale.
+
+        Args:
+            frame: The batch's features; scores of :attr:`models` must be set
+                (NaN where a model did not run: NaN never passes a threshold).
+            apply_prescale: False gives the decisions before prescaling (for rates).
+
+        Returns:
+            bool array of shape (n_events, n_paths), columns in :attr:`path_names` order.
+        """
+        out = self.seed_mask(frame)
+        if apply_prescale:
+            out &= self.prescale_mask(frame)
+        for i, path in enumerate(self.paths):
+            for cut in path.cuts:
+                if out[:, i].any():  # a disabled path or an empty seed needs no features
+                    out[:, i] &= cut(frame)
+        return out
+
+    def model_rows(self, frame: FeatureFrame, model: str, *, apply_prescale: bool = True) -> np.ndarray:
+        """Events on which ``model`` must run: they pass the seed (and prescale) of a path using it.
+
+        Args:
+            frame: The batch's features.
+            model: A model name in :attr:`models`.
+            apply_prescale: Also require the path's prescale to keep the event (an
+                event the prescale drops cannot be accepted by that path anyway).
+
+        Returns:
+            bool array of shape (n_events,).
+
+        Raises:
+            MenuError: If no path of the menu uses ``model``.
+        """
+        users = [i for i, p in enumerate(self.paths) if model in p.models]
+        if not users:
+            raise MenuError(f"menu {self.name!r} uses no model {model!r}; it uses: "
+                            f"{', '.join(sorted(self.models)) or 'none'}",
+                            suggestions=closest_names(model, self.models))
+        rows = np.zeros(frame.n_events, dtype=bool)
+        ids = [frame.column(c) for c in ("run", "luminosity_block", "event")] if apply_prescale else []
+        for i in users:
+            path = self.paths[i]
+            keep = np.ones(frame.n_events, dtype=bool) if path.seed is None else path.seed(frame)
+            if apply_prescale:
+                keep &= prescale_mask(*ids, prescale=path.prescale, salt=path.salt)
+            rows |= keep
+        return rows
+
+
+def compile_menu(menu: Menu, *, registry: Mapping[str, Any] | Iterable[str] | None = None) -> CompiledMenu:
+    """Compile every seed and cut of ``menu``.
+
+    Args:
+        menu: A validated menu (:func:`~trigger.menu.model.load_menu`).
+        registry: Valid feature names; defaults to :data:`trigger.features.registry.FEATURES`.
+
+    Returns:
+        The compiled menu.
+
+    Raises:
+        MenuError: If an expression is invalid (with path, position and hints), or a
+            seed reads a model score (seeds must be cheap: they decide where models run).
+    """
+    if registry is None:
+        from trigger.features.registry import FEATURES  # lazy: see trigger.menu.expr
+
+        registry = FEATURES
+    names = frozenset(registry)
+    where = f"menu {menu.source}, " if menu.source else ""
+    paths = []
+    for p in menu.paths:
+        seed = None
+        if p.seed is not None:
+            seed = compile_expression(p.seed, registry=names, path=p.name, where=f"{where}seed")
+            if seed.models:
+                raise MenuError(f"{where}seed reads score.{min(seed.models)}: seeds decide where models "
+                                "run, so they cannot use model scores; move it to 'cut'",
+                                path=p.name, expression=seed.source)
+        cuts = tuple(
+            compile_expression(c, registry=names, path=p.name,
+                               where=f"{where}cut" + (f"[{i}]" if len(p.cuts) > 1 else ""))
+            for i, c in enumerate(p.cuts))
+        models = frozenset().union(*(c.models for c in cuts))
+        paths.append(CompiledPath(p.name, seed, cuts, p.prescale, path_salt(p.name), p.stream, models))
+    streams: dict[str, list[int]] = {s: [] for s in menu.streams}
+    for i, p in enumerate(paths):
+        streams.setdefault(p.stream, []).append(i)
+    return CompiledMenu(name=menu.name, version=menu.version, paths=paths, streams=streams)

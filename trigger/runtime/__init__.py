@@ -1,0 +1,1 @@
+"""Runtimes: where batches are executed (local threads; the Ray farm in ``runtime.ray``)."""

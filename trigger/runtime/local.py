@@ -1,0 +1,226 @@
+"""The local runtime: a threaded replay on one machine (the embedded default).
+
+Three stages overlap through bounded queues::
+
+    reader thread --in_q(depth)--> N engine threads --out_q(depth)--> writer (caller's thread)
+
+The engine's work is numpy and Arrow kernels, which release the GIL, so the
+engine threads use several cores. Memory is bounded by configuration: at most
+``2 * queue_depth + workers`` batches exist at once, whatever the input size.
+The writer puts outcomes back in input order (a small reorder buffer), so the
+output files are the same for any number of workers.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from trigger.engine import Engine
+from trigger.errors import ConfigError, InputError
+from trigger.io.batch import EventBatch, Shard
+from trigger.io.files import expand_inputs
+from trigger.io.quarantine import QuarantineRecord
+from trigger.io.sources import Source, open_source
+from trigger.runtime.progress import ProgressReporter
+from trigger.runtime.recorder import RunRecorder
+
+__all__ = ["LocalReplay", "ReplayConfig", "iter_batches"]
+
+_DONE = object()
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayConfig:
+    """Options of a local replay.
+
+    Attributes:
+        batch_size: Events per batch (at most).
+        workers: Engine threads.
+        queue_depth: Batches buffered between stages.
+        max_rows_per_file: Roll output parts after this many rows.
+        progress: Show live progress.
+    """
+
+    batch_size: int = 65_536
+    workers: int = max(1, os.cpu_count() or 1)
+    queue_depth: int = 4
+    max_rows_per_file: int = 1_000_000
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "workers", "queue_depth", "max_rows_per_file"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+
+def iter_batches(
+    sources: list[Source],
+    shards: dict[int, list[Shard]],
+    *,
+    batch_size: int,
+    on_unreadable: Callable[[Shard, int, str, InputError], None],
+) -> Iterator[EventBatch]:
+    """Read every shard of every source as :class:`EventBatch` envelopes.
+
+    A shard that fails part-way has its unread rows reported to
+    ``on_unreadable`` (so they are counted as quarantined) and reading goes on
+    with the next shard.
+    """
+    for idx, source in enumerate(sources):
+        for shard in shards.get(idx, []):
+            row = shard.row_start
+            try:
+                for data in source.read(shard, batch_size=batch_size):
+                    stop = row + data.num_rows
+                    yield EventBatch(f"{idx}:{row}", source.path, row, stop, data, time.time_ns())
+                    row = stop
+                if row != shard.row_stop:
+                    raise InputError(f"shard ended at row {row}, expected {shard.row_stop}", source=source.path)
+            except InputError as err:
+                if row < shard.row_stop:
+                    on_unreadable(shard, row, f"{idx}:{row}", err)
+
+
+def _put(q: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
+    """Put with backpressure, giving up when the run is stopping."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+class LocalReplay:
+    """Replays files through an engine on this machine.
+
+    Args:
+        engine: The engine (menu and models).
+        out_dir: Output directory.
+        config: Replay options.
+        menu_name: For the summary.
+        on_incident: Called with each quarantine record as it happens (printing).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        out_dir: Path,
+        *,
+        config: ReplayConfig = ReplayConfig(),
+        menu_name: str = "",
+        on_incident: Callable[[QuarantineRecord], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.out_dir = Path(out_dir)
+        self.config = config
+        self.menu_name = menu_name
+        self.on_incident = on_incident or (lambda rec: None)
+
+    def run(self, inputs: list[str]) -> dict[str, Any]:
+        """Replay ``inputs`` (paths, directories, globs) and return the summary.
+
+        Bad files and bad events are quarantined and counted; the run goes on.
+
+        Raises:
+            ConfigError: If no input file exists at all.
+        """
+        cfg = self.config
+        rec = RunRecorder(self.out_dir, path_names=self.engine.path_names, menu_name=self.menu_name,
+                          max_rows_per_file=cfg.max_rows_per_file)
+        expanded = expand_inputs(inputs)
+        if not expanded.files:
+            raise ConfigError("no input files: " + "; ".join(str(e) for e in expanded.missing))
+        for err in expanded.missing:
+            self.on_incident(rec.record_unopenable(err.source or "", error=err))
+        sources: list[Source] = []
+        shards: dict[int, list[Shard]] = {}
+        for path in expanded.files:
+            try:
+                source = open_source(path)
+                shards[len(sources)] = source.shards()
+                sources.append(source)
+            except InputError as err:
+                self.on_incident(rec.record_unopenable(path, error=err))
+        all_shards = [s for ss in shards.values() for s in ss]
+        progress = ProgressReporter(total_events=sum(s.num_rows for s in all_shards), enabled=cfg.progress)
+
+        in_q: queue.Queue[Any] = queue.Queue(maxsize=cfg.queue_depth)
+        out_q: queue.Queue[Any] = queue.Queue(maxsize=cfg.queue_depth + cfg.workers)
+        failures: list[BaseException] = []
+        stop = threading.Event()
+
+        def unreadable(shard: Shard, row: int, batch_id: str, err: InputError) -> None:
+            _put(out_q, ("unreadable", shard, row, batch_id, err), stop)
+
+        def reader() -> None:
+            try:
+                for seq, batch in enumerate(iter_batches(sources, shards, batch_size=cfg.batch_size, on_unreadable=unreadable)):
+                    if not _put(in_q, (seq, batch), stop):
+                        break
+            except BaseException as exc:  # noqa: BLE001 (a bug, re-raised by the writer)
+                failures.append(exc)
+            finally:
+                for _ in range(cfg.workers):
+                    _put(in_q, _DONE, stop)
+
+        def worker() -> None:
+            try:
+                while (item := in_q.get()) is not _DONE:
+                    seq, batch = item
+                    outcome = self.engine.process(batch.data, batch_id=batch.batch_id, source=batch.source)
+                    _put(out_q, ("outcome", seq, batch, outcome, time.time_ns()), stop)
+            except BaseException as exc:  # noqa: BLE001
+                failures.append(exc)
+                stop.set()
+            finally:
+                _put(out_q, _DONE, stop)
+
+        threads = [threading.Thread(target=reader, name="trigger-reader", daemon=True)]
+        threads += [threading.Thread(target=worker, name=f"trigger-engine-{i}", daemon=True) for i in range(cfg.workers)]
+        for t in threads:
+            t.start()
+        pending: dict[int, tuple[Any, ...]] = {}
+        next_seq, done = 0, 0
+        try:
+            while done < cfg.workers and not (failures and stop.is_set()):
+                item = out_q.get()
+                if item is _DONE:
+                    done += 1
+                    continue
+                if item[0] == "unreadable":
+                    _, shard, row, batch_id, err = item
+                    self.on_incident(rec.record_unreadable(shard, row_start=row, batch_id=batch_id, error=err))
+                    continue
+                _, seq, batch, outcome, decided_ns = item
+                pending[seq] = (batch, outcome, decided_ns)
+                while next_seq in pending:  # write in input order
+                    b, o, t_ns = pending.pop(next_seq)
+                    for incident in rec.record(b, o, decided_ns=t_ns):
+                        self.on_incident(incident)
+                    next_seq += 1
+                progress.update(events=rec.events_in, kept=rec.kept, bytes_in=rec.bytes_in)
+        except BaseException:
+            stop.set()  # threads are daemons: they exit at their next queue operation
+            progress.close()
+            raise
+        progress.close()
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+        if failures:
+            raise failures[0]
+        return rec.close(shards=all_shards, extra={
+            "runtime": "local",
+            "config": asdict(cfg),
+            "inputs": expanded.files,
+            "duplicate_inputs": expanded.duplicates,
+        })

@@ -1,0 +1,82 @@
+"""How a filter actor builds its engine: from the menu's YAML text, not a live object.
+
+A filter actor may run on another node (another pod) than the driver, so it
+gets the menu *text* and compiles it itself with the same function the local
+replay uses (:func:`trigger.cli.replay.load_engine`): the same menu text gives
+the same compiled plan, hence bit-identical decisions. When the original file
+is visible on the actor's node with the same content (sha256) it is loaded from
+there, so that paths relative to the menu (model files) resolve as locally.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trigger.errors import ConfigError
+
+__all__ = ["EngineSpec"]
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSpec:
+    """A picklable recipe for an engine: call it to build one.
+
+    Attributes:
+        menu_text: The menu YAML.
+        menu_path: Where it was read from (absolute).
+        sha256: Digest of ``menu_text``.
+    """
+
+    menu_text: str
+    menu_path: str
+    sha256: str
+
+    @classmethod
+    def from_menu(cls, menu_path: str | os.PathLike[str] | None) -> EngineSpec:
+        """Read a menu file (the shipped default when None).
+
+        Raises:
+            ConfigError: If the file cannot be read.
+        """
+        from trigger.menu import default_menu_path
+
+        path = Path(menu_path) if menu_path else default_menu_path()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise ConfigError(f"cannot read menu file {path}: {err.strerror or err}") from None
+        return cls(text, str(path.resolve()), _sha256(text))
+
+    def load(self) -> tuple[Any, str]:
+        """Build the engine.
+
+        Returns:
+            The engine and the menu's name.
+        """
+        from trigger.cli.replay import load_engine
+
+        original = Path(self.menu_path)
+        try:
+            same = original.is_file() and _sha256(original.read_text(encoding="utf-8")) == self.sha256
+        except OSError:
+            same = False
+        if same:
+            return load_engine(str(original))
+        # Not visible (another node) or changed since: compile the text the driver read.
+        with tempfile.TemporaryDirectory(prefix="trigger-menu-") as tmp:
+            copy = Path(tmp) / original.name
+            copy.write_text(self.menu_text, encoding="utf-8")
+            return load_engine(str(copy))
+
+    def __call__(self) -> Any:
+        """Build the engine (an engine factory)."""
+        return self.load()[0]
