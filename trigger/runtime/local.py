@@ -6,7 +6,8 @@ Three stages overlap through bounded queues::
 
 The engine's work is numpy and Arrow kernels, which release the GIL, so the
 engine threads use several cores. Memory is bounded by configuration: at most
-``2 * queue_depth + workers`` batches exist at once, whatever the input size.
+``2 * queue_depth + workers`` batches exist at once (a credit
+semaphore taken by the reader and given back by the writer), whatever the input size.
 The writer puts outcomes back in input order (a small reorder buffer), so the
 output files are the same for any number of workers.
 """
@@ -53,6 +54,11 @@ class ReplayConfig:
     queue_depth: int = 4
     max_rows_per_file: int = 1_000_000
     progress: bool = True
+
+    @property
+    def max_in_flight(self) -> int:
+        """Batches alive at once, at most: what bounds memory."""
+        return 2 * self.queue_depth + self.workers
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "workers", "queue_depth", "max_rows_per_file"):
@@ -157,6 +163,8 @@ class LocalReplay:
         out_q: queue.Queue[Any] = queue.Queue(maxsize=cfg.queue_depth + cfg.workers)
         failures: list[BaseException] = []
         stop = threading.Event()
+        # Credits bound the batches alive at once (queues, engines, reorder buffer).
+        credits = threading.Semaphore(cfg.max_in_flight)
 
         def unreadable(shard: Shard, row: int, batch_id: str, err: InputError) -> None:
             _put(out_q, ("unreadable", shard, row, batch_id, err), stop)
@@ -164,6 +172,9 @@ class LocalReplay:
         def reader() -> None:
             try:
                 for seq, batch in enumerate(iter_batches(sources, shards, batch_size=cfg.batch_size, on_unreadable=unreadable)):
+                    while not credits.acquire(timeout=0.1):
+                        if stop.is_set():
+                            return
                     if not _put(in_q, (seq, batch), stop):
                         break
             except BaseException as exc:  # noqa: BLE001 (a bug, re-raised by the writer)
@@ -206,6 +217,7 @@ class LocalReplay:
                     b, o, t_ns = pending.pop(next_seq)
                     for incident in rec.record(b, o, decided_ns=t_ns):
                         self.on_incident(incident)
+                    credits.release()
                     next_seq += 1
                 progress.update(events=rec.events_in, kept=rec.kept, bytes_in=rec.bytes_in)
         except BaseException:
