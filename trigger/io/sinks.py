@@ -17,6 +17,17 @@ import pyarrow.parquet as pq
 __all__ = ["ParquetStreamSink", "StreamSinks"]
 
 
+def _encoding(schema: pa.Schema) -> dict[str, list[str]]:
+    """Dictionary-encode only string-like columns and keep statistics only for the header.
+
+    Dictionary encoding of floating-point physics columns costs ~40% of the write
+    time and saves nothing; header statistics let readers prune by run and event.
+    """
+    text = [f.name for f in schema if pa.types.is_dictionary(f.type) or pa.types.is_string(f.type)]
+    header = [n for n in ("run", "luminosity_block", "event", "timestamp_ns") if n in schema.names]
+    return {"use_dictionary": text, "write_statistics": header}
+
+
 class ParquetStreamSink:
     """Writes one stream's kept events into rolling Parquet parts.
 
@@ -49,7 +60,8 @@ class ParquetStreamSink:
             self._commit()
         if self._writer is None:
             self._tmp = self.directory / f"part-{self._part:05d}.parquet.tmp"
-            self._writer = pq.ParquetWriter(self._tmp, batch.schema, compression=self.compression)
+            self._writer = pq.ParquetWriter(self._tmp, batch.schema, compression=self.compression,
+                                            **_encoding(batch.schema))
         self._writer.write_batch(batch)
         self._rows_in_part += batch.num_rows
         self.rows_written += batch.num_rows

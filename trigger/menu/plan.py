@@ -80,10 +80,12 @@ class CompiledMenu:
         return f"CompiledMenu({self.name!r}, version={self.version}, paths={list(self.path_names)})"
 
     def _columns(self, frame: FeatureFrame, per_path: Any) -> np.ndarray:
-        out = np.zeros((frame.n_events, len(self.paths)), dtype=bool)
+        # One contiguous row per path, returned as its (n_events, n_paths) transposed
+        # view: per-path writes and tests stay contiguous instead of strided.
+        out = np.empty((len(self.paths), frame.n_events), dtype=bool)
         for i, path in enumerate(self.paths):
-            out[:, i] = per_path(path)
-        return out
+            out[i] = per_path(path)
+        return out.T
 
     def seed_mask(self, frame: FeatureFrame) -> np.ndarray:
         """Seed decisions, shape (n_events, n_paths); a path without seed passes all."""

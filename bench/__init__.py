@@ -1,0 +1,1 @@
+"""Benchmarks of trigger (not tests): each prints figures and writes bench/results/*.json."""

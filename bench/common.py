@@ -1,0 +1,70 @@
+"""Shared benchmark plumbing: machine and versions, medians, JSON results."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RESULTS_DIR", "environment", "median_rate", "write_results"]
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def environment() -> dict[str, Any]:
+    """The machine and package versions, recorded with every result."""
+    versions = {}
+    for pkg in ("trigger", "pyarrow", "numpy", "onnxruntime-gpu", "onnxruntime", "ray", "uproot", "awkward"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).parent, check=False).stdout.strip()
+    except OSError:
+        commit = ""
+    return {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "commit": commit,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "versions": versions,
+    }
+
+
+def median_rate(fn: Callable[[], int], *, repeats: int) -> dict[str, float]:
+    """Run ``fn`` (returns items processed) ``repeats`` times; median rate and spread."""
+    rates = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        n = fn()
+        rates.append(n / (time.perf_counter() - t0))
+    return {"median": statistics.median(rates), "min": min(rates), "max": max(rates), "runs": len(rates)}
+
+
+def write_results(name: str, payload: dict[str, Any], *, out_dir: Path = RESULTS_DIR) -> Path:
+    """Write ``<out_dir>/<name>.json`` with the environment recorded."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}.json"
+    path.write_text(json.dumps({"environment": environment(), **payload}, indent=2) + "\n", encoding="utf-8")
+    return path
