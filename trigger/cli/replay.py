@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_parser", "load_engine", "run"]
+__all__ = ["add_parser", "load_engine", "pacing_line", "run"]
 
 DEFAULT_GENERATED_EVENTS = 1_000_000
 
@@ -20,7 +20,8 @@ def add_parser(subparsers: Any) -> None:
         description="Replay recorded or generated event files through a trigger menu. "
         "With no FILES, generates events first (the embedded default).",
     )
-    p.add_argument("files", nargs="*", metavar="FILES", help="Parquet or Arrow IPC files, directories or globs")
+    p.add_argument("files", nargs="*", metavar="FILES",
+                   help="Parquet, Arrow IPC or ROOT files, directories or globs")
     p.add_argument("--menu", help="trigger menu YAML (default: the shipped default menu)")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--batch-size", type=int, default=65_536, help="events per batch (default 65536)")
@@ -30,6 +31,13 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--generate", type=int, default=DEFAULT_GENERATED_EVENTS, metavar="N",
                    help=f"with no FILES: events to generate first (default {DEFAULT_GENERATED_EVENTS:,})")
     p.add_argument("--no-progress", action="store_true", help="no live progress display")
+    p.add_argument("--mapping", metavar="NAME|YAML",
+                   help="map every input onto the event model with this mapping (a shipped name such as "
+                   "cms_nanoaod or uproot_zmumu, or a YAML file); default: chosen per file where needed "
+                   "(see `trigger inspect FILE`)")
+    p.add_argument("--rate", metavar="RATE",
+                   help="paced replay: emit events at this rate, in events/s (100kHz, 5000) or bytes/s "
+                   "(2GB/s, 500MiB/s); the summary reports latency and how far the replay fell behind")
     p.set_defaults(func=run)
 
 
@@ -44,6 +52,19 @@ def load_engine(menu_path: str | None) -> tuple[Any, str]:
 
     menu = load_menu(Path(menu_path) if menu_path else default_menu_path())
     return Engine(compile_menu(menu)), menu.name
+
+
+def _print_note(note: str) -> None:
+    print(f"trigger: {note}", file=sys.stderr, flush=True)
+
+
+def pacing_line(pacing: dict[str, Any]) -> str:
+    """One line on a paced replay: target and achieved rate, how far it fell behind."""
+    unit = pacing["unit"]
+    return (f"trigger: paced at {pacing['rate']} ({pacing['target_per_s']:,.0f} {unit}): achieved "
+            f"{pacing['achieved_per_s']:,.0f} {unit}; behind schedule max {pacing['behind_max_ms']:,.1f} ms, "
+            f"at the end {pacing['behind_final_ms']:,.1f} ms; {pacing['late_batches']} of {pacing['batches']} "
+            f"batches late by > 1 ms; filling one batch takes {pacing['batch_fill_ms']:,.1f} ms at this rate")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,10 +83,14 @@ def run(args: argparse.Namespace) -> int:
         files = [str(p) for p in write_dataset(args.generate, gen_dir, config=GeneratorConfig(), formats=("ipc",))]
     kwargs = {} if args.workers is None else {"workers": args.workers}
     config = ReplayConfig(batch_size=args.batch_size, queue_depth=args.queue_depth,
-                          max_rows_per_file=args.max_rows_per_file, progress=not args.no_progress, **kwargs)
-    replay = LocalReplay(engine, Path(args.out), config=config, menu_name=menu_name, on_incident=print_incident)
+                          max_rows_per_file=args.max_rows_per_file, progress=not args.no_progress,
+                          rate=getattr(args, "rate", None), **kwargs)
+    replay = LocalReplay(engine, Path(args.out), config=config, menu_name=menu_name, on_incident=print_incident,
+                         mapping=getattr(args, "mapping", None), on_note=_print_note)
     summary = replay.run(files)
     print_summary(summary, out_dir=args.out)
+    if "pacing" in summary:
+        print(pacing_line(summary["pacing"]), file=sys.stderr)
     if summary["events_quarantined"] or summary["files_failed"]:
         print(f"trigger: {summary['events_quarantined']:,} events and {len(summary['files_failed'])} files "
               f"quarantined: see {args.out}/quarantine.jsonl", file=sys.stderr)

@@ -4,19 +4,28 @@ A source lists its shards (disjoint row ranges known before reading) and reads
 one shard as record batches of at most ``batch_size`` rows. IPC is read through
 a memory map: batches are zero-copy views of the file's pages, so the ``raw``
 payload is never copied while reading.
+
+:func:`open_source` also opens ROOT files (:mod:`trigger.io.root`) and files in
+other layouts through a mapping onto the event model (:mod:`trigger.io.mapping`),
+given or chosen automatically among the shipped ones; the choice is stated in
+the source's ``notes``.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trigger.errors import InputError
 from trigger.io.batch import Shard
+
+if TYPE_CHECKING:
+    from trigger.io.mapping import EventMapping
 
 __all__ = ["IpcFileSource", "IpcStreamSource", "ParquetSource", "Source", "detect_format", "open_source"]
 
@@ -63,6 +72,16 @@ class Source(ABC):
 
     def __init__(self, path: str) -> None:
         self.path = path
+        #: Things the user should be told about this input (mapping chosen, rows deduplicated).
+        self.notes: list[str] = []
+
+    def schema(self) -> pa.Schema:
+        """The Arrow schema of the file's columns (before any mapping).
+
+        Raises:
+            InputError: If the file's metadata cannot be read.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no Arrow schema")
 
     @abstractmethod
     def shards(self) -> list[Shard]:
@@ -100,6 +119,10 @@ class ParquetSource(Source):
         except (OSError, pa.ArrowException) as err:
             raise InputError(f"not a readable Parquet file: {err}", source=self.path) from err
 
+    def schema(self) -> pa.Schema:
+        """The file's Arrow schema (from the footer)."""
+        return self._file().schema_arrow
+
     def shards(self) -> list[Shard]:
         meta = self._file().metadata
         out, start = [], 0
@@ -109,9 +132,11 @@ class ParquetSource(Source):
             start += n
         return out
 
-    def read(self, shard: Shard, *, batch_size: int) -> Iterator[pa.RecordBatch]:
+    def read(self, shard: Shard, *, batch_size: int, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
+        """Yield the rows of one row group (only ``columns`` when given)."""
         try:
-            yield from self._file().iter_batches(batch_size=batch_size, row_groups=[shard.unit], use_threads=False)
+            yield from self._file().iter_batches(batch_size=batch_size, row_groups=[shard.unit], use_threads=False,
+                                                 columns=None if columns is None else list(columns))
         except (OSError, pa.ArrowException) as err:
             raise self._fail(shard, err) from err
 
@@ -126,6 +151,10 @@ class IpcFileSource(Source):
             return pa.ipc.open_file(pa.memory_map(self.path, "r"))
         except (OSError, pa.ArrowException) as err:
             raise InputError(f"not a readable Arrow IPC file: {err}", source=self.path) from err
+
+    def schema(self) -> pa.Schema:
+        """The file's Arrow schema."""
+        return self._reader().schema
 
     def shards(self) -> list[Shard]:
         reader = self._reader()
@@ -163,6 +192,13 @@ class IpcStreamSource(Source):
         except (OSError, pa.ArrowException) as err:
             raise InputError(f"not a readable Arrow IPC stream: {err}", source=self.path) from err
 
+    def schema(self) -> pa.Schema:
+        """The stream's Arrow schema (from its first message)."""
+        try:
+            return pa.ipc.open_stream(pa.memory_map(self.path, "r")).schema
+        except (OSError, pa.ArrowException) as err:
+            raise InputError(f"not a readable Arrow IPC stream: {err}", source=self.path) from err
+
     def shards(self) -> list[Shard]:
         out, start = [], 0
         for i, batch in enumerate(self._batches()):
@@ -186,18 +222,39 @@ _BY_FORMAT: dict[str, type[Source]] = {
 }
 
 
-def open_source(path: str | Path) -> Source:
+def open_source(path: str | Path, *, mapping: EventMapping | str | Path | None = None) -> Source:
     """Open a file as a source, by its content.
 
+    Args:
+        path: The file (Parquet, Arrow IPC file or stream, ROOT).
+        mapping: A mapping (or a shipped mapping's name, or a YAML path) onto the
+            event model, applied to every batch. None: ROOT files get the shipped
+            mapping that fits them; Parquet/IPC files that do not follow the event
+            model get a fitting shipped mapping if one exists (the choice is added
+            to the source's ``notes``), else are read as they are.
+
     Raises:
-        InputError: If the format is unknown or unsupported here (ROOT files
-            need a mapping: see :mod:`trigger.io.root`).
+        InputError: If the format is unknown, or a ROOT file fits no mapping.
+        ConfigError: If ``mapping`` names no mapping.
     """
     path = str(path)
     fmt = detect_format(path)
-    try:
-        return _BY_FORMAT[fmt](path)
-    except KeyError:
-        raise InputError(
-            f"{fmt} files need a mapping onto the event model; pass --mapping", source=path
-        ) from None
+    if mapping is not None and not isinstance(mapping, (str, Path)):
+        chosen: EventMapping | None = mapping
+    else:
+        from trigger.io.mapping import load_mapping
+
+        chosen = None if mapping is None else load_mapping(mapping)
+    if fmt == "root":
+        from trigger.io.root import open_root
+
+        return open_root(path, mapping=chosen)
+    source = _BY_FORMAT[fmt](path)
+    from trigger.io.mapping import ArrowMappedSource, choose_for_arrow
+
+    if chosen is not None:
+        return ArrowMappedSource(source, mapping=chosen, note=f"mapping {chosen.name} (given)")
+    auto = choose_for_arrow(source)
+    if auto is None:
+        return source
+    return ArrowMappedSource(source, mapping=auto[0], note=auto[1])

@@ -14,7 +14,7 @@ import ast
 import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -86,6 +86,12 @@ class Compiler:
         path: Trigger path name, for messages.
         where: What the expression is (e.g. ``"seed"``), for messages.
     """
+
+    #: Callable functions: name -> (number of arguments, numpy ufunc). A subclass
+    #: (the mapping compiler) may offer others.
+    functions: ClassVar[dict[str, tuple[int, Callable[..., Any]]]] = _FUNCS
+    #: Whether ``n_<collection>(...)``/``any_<collection>(...)`` are allowed.
+    object_counts: ClassVar[bool] = True
 
     def __init__(self, text: str, registry: Iterable[str], path: str | None, where: str) -> None:
         self.text = text
@@ -192,7 +198,7 @@ class Compiler:
         if name in self.all_fields:
             raise self.error(f"{name!r} is an object field; use it inside a count such as "
                              f"n_muons({name} > ...) or any_jets({name} > ...)", node)
-        if name in _FUNCS or self._collection_of(name):
+        if name in self.functions or self._collection_of(name):
             raise self.error(f"{name!r} is a function; call it, e.g. {name}(...)", node)
         raise self.error(f"unknown name {name!r}", node, closest_names(name, [*self.names, "score"]))
 
@@ -222,16 +228,19 @@ class Compiler:
 
     def _collection_of(self, name: str) -> tuple[str, str] | None:
         prefix, _, coll = name.partition("_")
-        return (prefix, coll) if prefix in ("n", "any") and coll in COLLECTIONS else None
+        ok = self.object_counts and prefix in ("n", "any") and coll in COLLECTIONS
+        return (prefix, coll) if ok else None
 
     def call(self, node: ast.Call, depth: int, scope: str | None) -> _Node:
         if not isinstance(node.func, ast.Name):
-            raise self.error("only plain functions can be called: abs, min, max, sqrt, "
-                             "n_<collection>(...), any_<collection>(...)", node)
+            counts = ", n_<collection>(...), any_<collection>(...)" if self.object_counts else ""
+            raise self.error(f"only plain functions can be called: {', '.join(self.functions)}{counts}", node)
         name = node.func.id
         counts = self._collection_of(name)
-        valid = [*_FUNCS, *(f"{p}_{c}" for p in ("n", "any") for c in COLLECTIONS)]
-        if name not in _FUNCS and counts is None:
+        valid = [*self.functions]
+        if self.object_counts:
+            valid += [f"{p}_{c}" for p in ("n", "any") for c in COLLECTIONS]
+        if name not in self.functions and counts is None:
             raise self.error(f"unknown function {name!r}; allowed: {', '.join(valid)}",
                              node, closest_names(name, valid))
         if node.keywords:
@@ -240,7 +249,7 @@ class Compiler:
             if isinstance(arg, ast.Starred):
                 raise self.error(_REFUSED[ast.Starred], arg)
         if counts is None:
-            n_args, ufunc = _FUNCS[name]
+            n_args, ufunc = self.functions[name]
             if len(node.args) != n_args:
                 raise self.error(f"{name}() takes {n_args} argument(s), got {len(node.args)}", node)
             args = [self.number(a, depth, scope) for a in node.args]

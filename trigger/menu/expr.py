@@ -29,7 +29,7 @@ import numpy as np
 from trigger.errors import MenuError
 from trigger.menu.compiler import MAX_DEPTH, Compiler, Fn
 
-__all__ = ["MAX_DEPTH", "MAX_LENGTH", "CompiledExpr", "compile_expression"]
+__all__ = ["MAX_DEPTH", "MAX_LENGTH", "CompiledExpr", "compile_expression", "parse_expression"]
 
 #: Longest accepted expression, in characters.
 MAX_LENGTH = 2_000
@@ -67,37 +67,31 @@ def _features_default() -> Iterable[str]:
     return FEATURES.keys()
 
 
-def compile_expression(
-    text: str,
-    *,
-    registry: Mapping[str, Any] | Iterable[str] | None = None,
-    path: str | None = None,
-    where: str = "cut",
-) -> CompiledExpr:
-    """Compile a cut expression into a vectorized condition.
+def parse_expression(text: str, *, path: str | None = None, where: str = "cut") -> tuple[str, ast.expr]:
+    """Check and parse an expression without binding its names (shared with the mapping compiler).
+
+    Refuses non-strings, empty or over-long text, comments, syntax errors and
+    ``__dunder__`` names; binding names and checking node types is left to a
+    :class:`~trigger.menu.compiler.Compiler` (see :func:`compile_expression`).
 
     Args:
-        text: The expression, e.g. ``"ht > 500 or score.axo > 0.8"``.
-        registry: Valid feature names (a mapping's keys are used); defaults to
-            :data:`trigger.features.registry.FEATURES`, looked up now.
+        text: The expression.
         path: Trigger path name, for messages.
-        where: What the expression is (``"cut"``, ``"seed"``, ``"menu x.yaml, cut 2"``), for messages.
+        where: What the expression is, for messages.
 
     Returns:
-        The compiled condition, with the features and models it reads.
+        The normalized text (whitespace folded, as shown under carets) and the
+        expression's syntax tree body.
 
     Raises:
-        MenuError: If the text is not an allowed expression; the message names the
-            path, shows the expression with a caret under the offending token and,
-            for unknown names, the closest valid ones.
+        MenuError: If the text cannot be an allowed expression.
     """
     if not isinstance(text, str):
         raise MenuError(f"{where}: expected an expression string, found {type(text).__name__} "
                         f"{text!r}; quote it in YAML", path=path)
     # Newlines from YAML block scalars become spaces so that one caret line fits.
     source = " ".join(text.split())
-    names = _features_default() if registry is None else registry
-    compiler = Compiler(source, names, path, where)
+    compiler = Compiler(source, (), path, where)  # names are bound later; here only for messages
     if not source:
         raise compiler.error("empty expression; omit the key instead", None)
     if len(source) > MAX_LENGTH:
@@ -124,6 +118,36 @@ def compile_expression(
         bad = first.id if isinstance(first, ast.Name) else first.attr
         raise compiler.error(f"{bad!r}: names starting with '__' are not allowed "
                              "(expressions cannot reach Python internals)", first)
-    fn = compiler.condition(tree.body, 0, None)
+    return source, tree.body
+
+
+def compile_expression(
+    text: str,
+    *,
+    registry: Mapping[str, Any] | Iterable[str] | None = None,
+    path: str | None = None,
+    where: str = "cut",
+) -> CompiledExpr:
+    """Compile a cut expression into a vectorized condition.
+
+    Args:
+        text: The expression, e.g. ``"ht > 500 or score.axo > 0.8"``.
+        registry: Valid feature names (a mapping's keys are used); defaults to
+            :data:`trigger.features.registry.FEATURES`, looked up now.
+        path: Trigger path name, for messages.
+        where: What the expression is (``"cut"``, ``"seed"``, ``"menu x.yaml, cut 2"``), for messages.
+
+    Returns:
+        The compiled condition, with the features and models it reads.
+
+    Raises:
+        MenuError: If the text is not an allowed expression; the message names the
+            path, shows the expression with a caret under the offending token and,
+            for unknown names, the closest valid ones.
+    """
+    source, body = parse_expression(text, path=path, where=where)
+    names = _features_default() if registry is None else registry
+    compiler = Compiler(source, names, path, where)
+    fn = compiler.condition(body, 0, None)
     return CompiledExpr(source, frozenset(compiler.features), frozenset(compiler.models),
                         frozenset(compiler.collections), fn)

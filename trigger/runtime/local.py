@@ -27,6 +27,8 @@ from trigger.engine import Engine
 from trigger.errors import ConfigError, InputError
 from trigger.io.batch import EventBatch, Shard
 from trigger.io.files import expand_inputs
+from trigger.io.mapping import EventMapping, load_mapping
+from trigger.io.pacer import Pacer, parse_rate
 from trigger.io.quarantine import QuarantineRecord
 from trigger.io.sources import Source, open_source
 from trigger.runtime.progress import ProgressReporter
@@ -47,6 +49,8 @@ class ReplayConfig:
         queue_depth: Batches buffered between stages.
         max_rows_per_file: Roll output parts after this many rows.
         progress: Show live progress.
+        rate: Paced replay: emit at this rate (``100kHz``, ``2GB/s``; see
+            :func:`~trigger.io.pacer.parse_rate`); None reads as fast as the engine takes batches.
     """
 
     batch_size: int = 65_536
@@ -54,6 +58,7 @@ class ReplayConfig:
     queue_depth: int = 4
     max_rows_per_file: int = 1_000_000
     progress: bool = True
+    rate: str | None = None
 
     @property
     def max_in_flight(self) -> int:
@@ -64,6 +69,8 @@ class ReplayConfig:
         for name in ("batch_size", "workers", "queue_depth", "max_rows_per_file"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.rate is not None:
+            parse_rate(self.rate)  # refuse a bad rate before any file is opened
 
 
 def iter_batches(
@@ -114,6 +121,14 @@ class LocalReplay:
         config: Replay options.
         menu_name: For the summary.
         on_incident: Called with each quarantine record as it happens (printing).
+        mapping: Mapping onto the event model for every input (an
+            :class:`~trigger.io.mapping.EventMapping`, a shipped name or a YAML
+            path); None: chosen per file where needed (ROOT, other layouts).
+        on_note: Called with each note about an input ("mapping X chosen
+            automatically", "N repeated rows dropped") as it is made.
+
+    Raises:
+        ConfigError: If ``mapping`` names no mapping or is invalid.
     """
 
     def __init__(
@@ -124,12 +139,16 @@ class LocalReplay:
         config: ReplayConfig = ReplayConfig(),
         menu_name: str = "",
         on_incident: Callable[[QuarantineRecord], None] | None = None,
+        mapping: EventMapping | str | Path | None = None,
+        on_note: Callable[[str], None] | None = None,
     ) -> None:
         self.engine = engine
         self.out_dir = Path(out_dir)
         self.config = config
         self.menu_name = menu_name
         self.on_incident = on_incident or (lambda rec: None)
+        self.mapping = mapping if mapping is None or isinstance(mapping, EventMapping) else load_mapping(mapping)
+        self.on_note = on_note or (lambda note: None)
 
     def run(self, inputs: list[str]) -> dict[str, Any]:
         """Replay ``inputs`` (paths, directories, globs) and return the summary.
@@ -149,13 +168,19 @@ class LocalReplay:
             self.on_incident(rec.record_unopenable(err.source or "", error=err))
         sources: list[Source] = []
         shards: dict[int, list[Shard]] = {}
+        notes: list[str] = []
         for path in expanded.files:
             try:
-                source = open_source(path)
+                source = open_source(path, mapping=self.mapping)
                 shards[len(sources)] = source.shards()
                 sources.append(source)
             except InputError as err:
                 self.on_incident(rec.record_unopenable(path, error=err))
+                continue
+            for note in source.notes:
+                notes.append(f"{path}: {note}")
+                self.on_note(notes[-1])
+        pacer = Pacer(parse_rate(cfg.rate)) if cfg.rate else None
         all_shards = [s for ss in shards.values() for s in ss]
         progress = ProgressReporter(total_events=sum(s.num_rows for s in all_shards), enabled=cfg.progress)
 
@@ -171,7 +196,10 @@ class LocalReplay:
 
         def reader() -> None:
             try:
-                for seq, batch in enumerate(iter_batches(sources, shards, batch_size=cfg.batch_size, on_unreadable=unreadable)):
+                batches = iter_batches(sources, shards, batch_size=cfg.batch_size, on_unreadable=unreadable)
+                if pacer is not None:  # on schedule; a late batch (no credit) shows as lag on the next
+                    batches = pacer.pace(batches)
+                for seq, batch in enumerate(batches):
                     while not credits.acquire(timeout=0.1):
                         if stop.is_set():
                             return
@@ -230,9 +258,13 @@ class LocalReplay:
             t.join(timeout=60)
         if failures:
             raise failures[0]
-        return rec.close(shards=all_shards, extra={
+        extra: dict[str, Any] = {
             "runtime": "local",
             "config": asdict(cfg),
             "inputs": expanded.files,
             "duplicate_inputs": expanded.duplicates,
-        })
+            "input_notes": notes,
+        }
+        if pacer is not None:
+            extra["pacing"] = pacer.summary()
+        return rec.close(shards=all_shards, extra=extra)
