@@ -207,12 +207,26 @@ class IpcStreamSource(Source):
         return out
 
     def read(self, shard: Shard, *, batch_size: int) -> Iterator[pa.RecordBatch]:
-        for i, batch in enumerate(self._batches()):
-            if i == shard.unit:
+        # Shards are usually read in order: keep the open reader and continue from
+        # it (linear in the file), reopening only to go backwards. A stream has no
+        # index, and dictionary batches make seeking to a message unsafe.
+        state = getattr(self, "_cursor", None)
+        if state is None or state[1] > shard.unit:
+            state = (self._batches(), 0)
+        batches, unit = state
+        for batch in batches:
+            unit += 1
+            if unit - 1 == shard.unit:
+                self._cursor = (batches, unit)
                 for offset in range(0, batch.num_rows, batch_size):
                     yield batch.slice(offset, batch_size)
                 return
+        self._cursor = None
         raise self._fail(shard, IndexError("stream ended early"))
+
+    def __getstate__(self) -> dict[str, object]:
+        # The open reader stays behind when the source is shipped to another process.
+        return {k: v for k, v in self.__dict__.items() if k != "_cursor"}
 
 
 _BY_FORMAT: dict[str, type[Source]] = {
