@@ -33,7 +33,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from bench.common import environment, write_results
+from .common import environment, write_results
 from trigger.io.generator import GeneratorConfig, generate_batches, write_dataset
 from trigger.io.mapping import load_mapping
 from trigger.io.root import RootSource

@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import environment, write_results
-from bench.strawman import PATHS, strawman_counts
+from .common import environment, write_results
+from .strawman import PATHS, strawman_counts
 from trigger.cli.replay import load_engine
 from trigger.features.frame import FeatureFrame
 from trigger.io.generator import GeneratorConfig, write_dataset
