@@ -1,4 +1,4 @@
-"""Tests of the synthetic event generator (trigger.io.generator, trigger.io.physics)."""
+"""Tests of the synthetic event generator (trigger.io.generator, .dataset, .fourvec, .processes)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from trigger.io.generator import (
     output_schema,
     write_dataset,
 )
-from trigger.io.physics import from_pt_y_phi, invariant_mass, two_body_decay
+from trigger.io.fourvec import from_pt_y_phi, invariant_mass, two_body_decay
 from trigger.schema import COLLECTIONS, check_structure, event_schema, find_bad_events
 
 ENRICHED = ProcessMix(multijet=0.5, zmumu=0.125, wenu=0.125, ttbar=0.125, exotic=0.125)
