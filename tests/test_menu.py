@@ -258,12 +258,12 @@ def test_validation_errors(tmp_path: Path, paths: str, match: str) -> None:
 
 
 @pytest.mark.parametrize(("text", "match"), [
-    ("menu: t\npath: []\n", r"unknown key 'path' in the menu; valid keys: menu, version, streams, paths; closest: 'paths'"),
+    ("menu: t\npath: []\n", r"unknown key 'path' in the menu; valid keys: menu, version, streams, models, paths; closest: 'paths'"),
     ("menu: t\npaths: []\n", r"'paths' must be a non-empty list"),
     ("version: 1\npaths: [{name: A, stream: S}]\n", r"'menu' \(the menu name\) must be a non-empty string"),
     ("menu: t\nversion: v1\npaths: [{name: A, stream: S}]\n", r"version must be an integer, found 'v1'"),
     ("menu: t\nstreams: 3\npaths: [{name: A, stream: S}]\n", r"streams must be a mapping"),
-    ("- a\n- b\n", r"expected a mapping with keys menu, version, streams, paths, found list"),
+    ("- a\n- b\n", r"expected a mapping with keys menu, version, streams, models, paths, found list"),
 ])
 def test_top_level_validation(text: str, match: str) -> None:
     with pytest.raises(MenuError, match=match):

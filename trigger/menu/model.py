@@ -5,6 +5,8 @@ A menu file::
     menu: default-v1
     version: 1
     streams: {Muon: {}, JetMET: {}}     # optional; when present, every path's stream must be declared
+    models:                             # optional: the models paths read as score.<name>
+      anomaly_ae: {file: anomaly_ae.onnx, sha256: 3f5c...}   # see trigger.inference.spec
     paths:
       - name: HLT_IsoMu24               # an identifier: it becomes the column pass_HLT_IsoMu24
         seed: "n_muons(pt > 20) >= 1"   # optional cheap pre-selection; no model scores
@@ -32,11 +34,12 @@ from typing import Any
 import yaml
 
 from trigger.errors import ConfigError, MenuError, closest_names
+from trigger.inference.spec import ModelSpec, parse_model_specs
 from trigger.menu.plan import CompiledMenu, compile_menu
 
 __all__ = ["CompiledMenu", "Menu", "PathConfig", "compile_menu", "default_menu_path", "load_menu"]
 
-_TOP_KEYS = ("menu", "version", "streams", "paths")
+_TOP_KEYS = ("menu", "version", "streams", "models", "paths")
 _PATH_KEYS = ("name", "seed", "cut", "prescale", "stream")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -69,6 +72,7 @@ class Menu:
         version: Integer version.
         paths: The paths, in file order.
         streams: Declared streams -> their configuration (empty if none declared).
+        models: Declared models -> file, sha256 and session options (empty if none).
         source: Where the menu was read from, for messages (not compared).
     """
 
@@ -76,6 +80,7 @@ class Menu:
     version: int
     paths: tuple[PathConfig, ...]
     streams: dict[str, dict[str, Any]] = field(default_factory=dict)
+    models: dict[str, ModelSpec] = field(default_factory=dict)
     source: str | None = field(default=None, compare=False)
 
     def to_yaml(self) -> str:
@@ -83,6 +88,8 @@ class Menu:
         doc: dict[str, Any] = {"menu": self.name, "version": self.version}
         if self.streams:
             doc["streams"] = {k: dict(v) for k, v in self.streams.items()}
+        if self.models:
+            doc["models"] = {k: v.to_dict() for k, v in self.models.items()}
         doc["paths"] = []
         for p in self.paths:
             entry: dict[str, Any] = {"name": p.name}
@@ -265,6 +272,7 @@ def load_menu(path_or_text: str | os.PathLike[str]) -> Menu:
     if isinstance(version, bool) or not isinstance(version, int):
         raise check.fail(f"version must be an integer, found {version!r}", at=doc)
     streams = _streams(doc.get("streams"), check, doc)
+    models = parse_model_specs(doc.get("models"), fail=lambda msg: check.fail(msg, at=doc.get("models")))
     raw_paths = doc.get("paths")
     if not isinstance(raw_paths, list) or not raw_paths:
         raise check.fail("'paths' must be a non-empty list of paths", at=doc)
@@ -275,4 +283,4 @@ def load_menu(path_or_text: str | os.PathLike[str]) -> Menu:
             raise check.fail(f"duplicate path name {p.name!r} (paths[{i}]); path names must be unique",
                              at=entry, path=p.name)
         paths.append(p)
-    return Menu(name, version, tuple(paths), streams, source=source)
+    return Menu(name, version, tuple(paths), streams, models, source=source)

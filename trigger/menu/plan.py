@@ -158,8 +158,9 @@ def compile_menu(menu: Menu, *, registry: Mapping[str, Any] | Iterable[str] | No
         The compiled menu.
 
     Raises:
-        MenuError: If an expression is invalid (with path, position and hints), or a
-            seed reads a model score (seeds must be cheap: they decide where models run).
+        MenuError: If an expression is invalid (with path, position and hints), a
+            seed reads a model score (seeds must be cheap: they decide where models run),
+            or the menu declares ``models:`` and a cut reads a score not declared there.
     """
     if registry is None:
         from trigger.features.registry import FEATURES  # lazy: see trigger.menu.expr
@@ -181,6 +182,11 @@ def compile_menu(menu: Menu, *, registry: Mapping[str, Any] | Iterable[str] | No
                                where=f"{where}cut" + (f"[{i}]" if len(p.cuts) > 1 else ""))
             for i, c in enumerate(p.cuts))
         models = frozenset().union(*(c.models for c in cuts))
+        undeclared = sorted(models - set(menu.models)) if menu.models else []
+        if undeclared:  # without a models section, scorers may come from code (tests, notebooks)
+            raise MenuError(f"{where}cut reads score.{undeclared[0]} but `models:` declares only "
+                            f"{', '.join(menu.models)}; declare it with its file and sha256",
+                            path=p.name, suggestions=closest_names(undeclared[0], menu.models))
         paths.append(CompiledPath(p.name, seed, cuts, p.prescale, path_salt(p.name), p.stream, models))
     streams: dict[str, list[int]] = {s: [] for s in menu.streams}
     for i, p in enumerate(paths):
