@@ -300,3 +300,24 @@ def test_compile_errors_name_file_path_and_position(tmp_path: Path) -> None:
     assert info.value.position == 0 and info.value.suggestions[0] == "n_jets"
     with pytest.raises(MenuError, match="seed reads score.axo: seeds decide where models run"):
         compile_menu(load_menu(menu_text("- {name: A, seed: score.axo > 1, stream: Muon}")), registry=REGISTRY)
+
+
+def test_cuts_on_the_seed_subset_match_cuts_on_every_event():
+    """Evaluating cuts only on seed-passing events must not change any decision."""
+    import numpy as np
+
+    import trigger.menu.plan as plan
+    from trigger.features.frame import FeatureFrame
+    from trigger.io.generator import GeneratorConfig, generate_batches
+    from trigger.menu import compile_menu, default_menu_path, load_menu
+
+    menu = compile_menu(load_menu(default_menu_path()))
+    batch = next(generate_batches(30_000, config=GeneratorConfig(seed=9), batch_size=30_000))
+    subset = menu.evaluate(FeatureFrame(batch))
+    saved = plan.SUBSET_MAX_FRACTION
+    try:
+        plan.SUBSET_MAX_FRACTION = 0.0  # never subset: every cut on every event
+        full = menu.evaluate(FeatureFrame(batch))
+    finally:
+        plan.SUBSET_MAX_FRACTION = saved
+    assert np.array_equal(subset, full) and full.any()

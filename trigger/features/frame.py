@@ -218,6 +218,22 @@ class FeatureFrame:
             self._memo[key] = compute()
         return self._memo[key]
 
+    def subset(self, rows: np.ndarray) -> FeatureFrame:
+        """A frame over the events where ``rows`` is True (scores carried along).
+
+        Only the event-model columns are taken (never ``raw`` or extra columns),
+        so the copy costs the selected events' physics objects only. Every
+        feature is per event, so its value on the subset equals its value on the
+        full frame: cuts can run on the events that passed a seed alone.
+        """
+        from trigger.schema import EVENT_SCHEMA
+
+        names = [n for n in EVENT_SCHEMA.names if n in self.batch.schema.names]
+        sub = FeatureFrame(self.batch.select(names).filter(pa.array(rows)), registry=self._registry)
+        for model, scores in self._scores.items():
+            sub.set_score(model, scores[rows])
+        return sub
+
     def set_score(self, model: str, scores: np.ndarray) -> None:
         """Record a model's per-event scores (NaN where the model did not run)."""
         self._scores[model] = scores

@@ -23,7 +23,11 @@ if TYPE_CHECKING:
     from trigger.features.frame import FeatureFrame
     from trigger.menu.model import Menu
 
-__all__ = ["CompiledMenu", "CompiledPath", "compile_menu"]
+__all__ = ["SUBSET_MAX_FRACTION", "CompiledMenu", "CompiledPath", "compile_menu"]
+
+#: Cuts run on a copy of the seed-passing events when they are at most this
+#: fraction of the batch; above it, copying costs more than it saves.
+SUBSET_MAX_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
@@ -110,10 +114,30 @@ class CompiledMenu:
         out = self.seed_mask(frame)
         if apply_prescale:
             out &= self.prescale_mask(frame)
-        for i, path in enumerate(self.paths):
-            for cut in path.cuts:
-                if out[:, i].any():  # a disabled path or an empty seed needs no features
-                    out[:, i] &= cut(frame)
+        cut_paths = [i for i, p in enumerate(self.paths) if p.cuts]
+        if not cut_paths:
+            return out
+        # Seeds are cheap and selective: run the cuts only on the events that
+        # passed some seed (how a real HLT affords its expensive steps). Features
+        # are per event, so a cut gives the same answer on the subset.
+        candidates = out[:, cut_paths].any(axis=1)
+        n_candidates = int(np.count_nonzero(candidates))
+        if n_candidates == 0:
+            return out
+        if n_candidates <= SUBSET_MAX_FRACTION * frame.n_events:
+            sub, rows = frame.subset(candidates), np.flatnonzero(candidates)
+        else:
+            sub, rows = frame, None
+        for i in cut_paths:
+            alive = out[:, i] if rows is None else out[rows, i]
+            for cut in self.paths[i].cuts:
+                if not alive.any():  # a disabled path or an empty seed needs no features
+                    break
+                alive = alive & cut(sub)
+            if rows is None:
+                out[:, i] = alive
+            else:
+                out[rows, i] = alive
         return out
 
     def model_rows(self, frame: FeatureFrame, model: str, *, apply_prescale: bool = True) -> np.ndarray:
