@@ -14,7 +14,7 @@ __all__ = ["build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (also used by tests to check manifest entrypoints)."""
-    from trigger.cli import compare_bits, generate, inspect, k8s, menu, models, replay
+    from trigger.cli import bench, compare_bits, farm, generate, inspect, k8s, menu, models, plan, replay
 
     parser = argparse.ArgumentParser(
         prog="trigger",
@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"trigger {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (replay, generate, k8s, inspect, compare_bits, models, menu):
+    for module in (replay, generate, farm, k8s, inspect, compare_bits, models, menu, bench, plan):
         module.add_parser(sub)
     return parser
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from trigger.errors import ConfigError
+from trigger.io.pacer import Rate, parse_rate
 
 __all__ = ["FarmConfig"]
 
@@ -25,11 +26,11 @@ class FarmConfig:
         batch_size: Events per batch (at most).
         sources: Source actors (the input files are split among them).
         sinks: Sink actors writing the kept streams.
-        rate_events_per_s: Paced replay at this total rate; None emits as fast
-            as credits allow (throughput mode).
-        rate_steps: Load steps for paced replay: ``((t_s, events_per_s), ...)``
-            applied in order from ``t_s`` seconds after the start (overrides
-            ``rate_events_per_s`` from the first step on).
+        rate: Paced replay at this total rate (``100kHz``, ``5000``, ``2GB/s``;
+            see :func:`~trigger.io.pacer.parse_rate`), shared by the sources;
+            None emits as fast as credits allow (throughput mode).
+        rate_steps: Load steps: ``((t_s, rate), ...)``, each rate in force from
+            ``t_s`` seconds after the start (before the first step: ``rate``).
         latency_budget_ms: Decision latency the p99 must stay under (autoscaling).
         target_utilization: Busy fraction the autoscaler sizes the pool for.
         scale_up_cooldown_s: Seconds between a pool change and the next scale-up.
@@ -56,8 +57,8 @@ class FarmConfig:
     batch_size: int = 65_536
     sources: int = 1
     sinks: int = 1
-    rate_events_per_s: float | None = None
-    rate_steps: tuple[tuple[float, float], ...] = field(default_factory=tuple)
+    rate: str | None = None
+    rate_steps: tuple[tuple[float, str], ...] = field(default_factory=tuple)
     latency_budget_ms: float = 500.0
     target_utilization: float = 0.7
     scale_up_cooldown_s: float = 2.0
@@ -86,11 +87,11 @@ class FarmConfig:
             raise ConfigError("a filter actor must ask for some CPU or GPU (both are 0)")
         if self.gpus_per_filter > 1 and self.gpus_per_filter != int(self.gpus_per_filter):
             raise ConfigError(f"gpus_per_filter above 1 must be whole, got {self.gpus_per_filter}")
-        if self.rate_events_per_s is not None and self.rate_events_per_s <= 0:
-            raise ConfigError(f"rate must be > 0 events/s, got {self.rate_events_per_s}")
-        if any(r <= 0 or t < 0 for t, r in self.rate_steps):
-            raise ConfigError(f"rate steps need t_s >= 0 and a rate > 0 (a paused source would never finish), "
-                              f"got {self.rate_steps}")
+        if self.rate_steps and self.rate is None and min(t for t, _ in self.rate_steps) > 0:
+            raise ConfigError("load steps start after 0 s: give the initial --rate too")
+        if any(t < 0 for t, _ in self.rate_steps):
+            raise ConfigError(f"load steps need t_s >= 0, got {self.rate_steps}")
+        self.rate_plan(1.0)  # refuse a bad rate before anything starts
         if self.latency_budget_ms <= 0 or self.tick_s <= 0:
             raise ConfigError("latency_budget_ms and tick_s must be > 0")
         if self.placement not in ("driver", "any"):
@@ -114,15 +115,19 @@ class FarmConfig:
     @property
     def paced(self) -> bool:
         """True in paced replay (a rate or load steps given)."""
-        return self.rate_events_per_s is not None or bool(self.rate_steps)
+        return self.rate is not None or bool(self.rate_steps)
 
-    def rate_at(self, t_s: float) -> float | None:
-        """The offered rate ``t_s`` seconds after the start (None: as fast as possible)."""
-        rate = self.rate_events_per_s
-        for start_s, step_rate in self.rate_steps:
-            if t_s >= start_s:
-                rate = step_rate
-        return rate
+    def rate_plan(self, share: float) -> list[tuple[float, Rate]]:
+        """``(t_s, rate)`` steps of one source that gets ``share`` of the load (empty: unpaced).
+
+        Raises:
+            ConfigError: A rate that does not parse, or steps mixing events/s and bytes/s.
+        """
+        texts = ([(0.0, self.rate)] if self.rate is not None else []) + list(self.rate_steps)
+        steps = [(float(t), parse_rate(text)) for t, text in texts]
+        if len({r.unit for _, r in steps}) > 1:
+            raise ConfigError(f"load steps mix events/s and bytes/s: {[r.text for _, r in steps]}; use one unit")
+        return [(t, Rate(r.per_s * share, r.unit, r.text)) for t, r in steps]
 
     @property
     def effective_backfill_batch_size(self) -> int:

@@ -13,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from trigger.errors import ConfigError
 
-__all__ = ["EngineSpec"]
+__all__ = ["EngineSpec", "Throttled"]
 
 
 def _sha256(text: str) -> str:
@@ -80,3 +81,36 @@ class EngineSpec:
     def __call__(self) -> Any:
         """Build the engine (an engine factory)."""
         return self.load()[0]
+
+
+class _SlowEngine:
+    """An engine that takes ``delay_s`` longer per batch (same decisions)."""
+
+    def __init__(self, engine: Any, delay_s: float) -> None:
+        self.engine, self.delay_s = engine, delay_s
+        self.path_names = engine.path_names
+
+    def process(self, batch: Any, *, batch_id: str, source: str | None = None) -> Any:
+        time.sleep(self.delay_s)  # stands for work that does not use this CPU (a GPU, a remote service)
+        return self.engine.process(batch, batch_id=batch_id, source=source)
+
+
+@dataclass(frozen=True, slots=True)
+class Throttled:
+    """An engine factory whose engines spend ``delay_s`` more per batch, off the CPU.
+
+    Emulates a heavier menu whose cost is on an accelerator (the filter waits),
+    for capacity planning, benchmarks and fault-injection tests; the decisions
+    are those of ``factory``'s engine.
+
+    Attributes:
+        factory: The real engine factory.
+        delay_s: Extra seconds per batch.
+    """
+
+    factory: Any
+    delay_s: float
+
+    def __call__(self) -> Any:
+        """Build the throttled engine."""
+        return _SlowEngine(self.factory(), self.delay_s)

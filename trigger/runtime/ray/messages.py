@@ -37,9 +37,8 @@ class BatchMeta:
         row_start: First row in the file (inclusive).
         row_stop: Last row in the file (exclusive).
         nbytes: Size of the events in memory.
-        emitted_ns: When the source sent it (``time.time_ns()``).
-        rate_events_per_s: Offered rate when it was emitted (None: throughput
-            mode): event k of n was due ``(n - 1 - k) / rate`` before emission.
+        emitted_ns: When the source read it (``time.time_ns()``), or in paced
+            replay when it was due (decision latency is measured from it).
         priority: ``"live"`` or ``"backfill"``.
         attempt: 1 for the first dispatch, +1 for each re-dispatch.
     """
@@ -50,7 +49,6 @@ class BatchMeta:
     row_stop: int
     nbytes: int
     emitted_ns: int
-    rate_events_per_s: float | None = None
     priority: str = LIVE
     attempt: int = 1
 
@@ -134,10 +132,12 @@ class SourceReport:
         dead_filters: Filter ids whose actor died under this source.
         in_flight: Filter id -> batches in flight there from this source.
         deadtime_s: Total seconds live dispatch waited for credit.
-        due_events: Live events due so far by the pacing schedule.
         emitted_events: Live events emitted so far.
         redispatched: Batches sent again after their filter or sink died.
         failure: A bug (not bad input) that stops the run, as text.
+        pacing: The pacing summary (paced replay, once done).
+        offered_events_per_s: The live rate the schedule asks for now (paced
+            replay; 0 once the live files are done), None when unpaced.
     """
 
     done: bool = False
@@ -146,7 +146,8 @@ class SourceReport:
     dead_filters: list[int] = field(default_factory=list)
     in_flight: dict[int, int] = field(default_factory=dict)
     deadtime_s: float = 0.0
-    due_events: int = 0
     emitted_events: int = 0
     redispatched: int = 0
     failure: str | None = None
+    pacing: dict[str, Any] | None = None
+    offered_events_per_s: float | None = None

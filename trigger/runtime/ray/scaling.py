@@ -179,8 +179,9 @@ class LatencyBudgetPolicy(ScalingPolicy):
         # Scale up: the first reason that holds, most specific first.
         up: tuple[int, str] | None = None
         if needed is not None and needed > have:
-            up = (needed - have, f"arrival {m.arrival_rate_events_per_s:,.0f} ev/s needs {needed} filters at "
-                  f"{self.target_utilization:.0%} of {m.service_rate_events_per_s:,.0f} ev/s each (have {have})")
+            up = (needed - have, (f"arrival {m.arrival_rate_events_per_s:,.0f} ev/s needs {needed} filters at "
+                                  f"{self.target_utilization:.0%} of {m.service_rate_events_per_s:,.0f} ev/s each "
+                                  f"(have {have})"))
         elif p99 is not None and p99 > budget:
             up = (1, f"p99 {_ms(p99)} > budget {_ms(budget)}")
         elif m.deadtime_fraction > 0.01:
@@ -197,8 +198,9 @@ class LatencyBudgetPolicy(ScalingPolicy):
             if p99 is not None and p99 > self.down_latency_fraction * budget:
                 return ScaleDecision(0, f"load needs {needed} but p99 {_ms(p99)} > "
                                         f"{self.down_latency_fraction:.0%} of budget {_ms(budget)}")
-            if m.deadtime_fraction > 0:
-                return ScaleDecision(0, f"load needs {needed} but sources saw deadtime")
+            if m.deadtime_fraction > 0.01:
+                return ScaleDecision(0, f"load needs {needed} but sources were blocked "
+                                        f"{m.deadtime_fraction:.0%} of the time")
             if self._cooling(m.now_s, self.scale_down_cooldown_s):
                 return ScaleDecision(0, f"load needs {needed}, cooling down after the last change")
             return self._change(m.now_s, -1, f"arrival {m.arrival_rate_events_per_s:,.0f} ev/s needs {needed} "
