@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -13,9 +14,38 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RESULTS_DIR", "environment", "median_rate", "write_results"]
+__all__ = ["RESULTS_DIR", "environment", "median_rate", "parallel_ceiling", "write_results"]
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def _numpy_work(_: int) -> float:
+    import numpy as np
+
+    a = np.random.default_rng(1).random(2_000_000).astype(np.float32)
+    t0 = time.perf_counter()
+    for _ in range(40):
+        b = (a > 0.3) & (a < 0.9)
+        np.cumsum(b)
+        np.sinh(a)
+    return time.perf_counter() - t0
+
+
+@functools.lru_cache(maxsize=1)
+def parallel_ceiling() -> dict[str, float]:
+    """How much faster N independent processes of memory-bound numpy run than one.
+
+    The best any N-worker figure can do on this machine: on a shared VM the
+    cores often share memory bandwidth, so N cores rarely give Nx. Measured in
+    the same run as the benchmark that quotes it.
+    """
+    import multiprocessing as mp
+
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    with mp.get_context("spawn").Pool(n) as pool:
+        one = statistics.median(pool.map(_numpy_work, [0]) + pool.map(_numpy_work, [0]))
+        many = max(pool.map(_numpy_work, list(range(n))))
+    return {"workers": n, "speedup": round(n * one / many, 3)}
 
 
 def environment() -> dict[str, Any]:
@@ -49,6 +79,7 @@ def environment() -> dict[str, Any]:
         "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "versions": versions,
+        "parallel_ceiling": parallel_ceiling(),
     }
 
 

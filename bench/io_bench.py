@@ -33,12 +33,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from .common import environment, write_results
 from trigger.io.generator import GeneratorConfig, generate_batches, write_dataset
 from trigger.io.mapping import load_mapping
 from trigger.io.root import RootSource
 from trigger.io.root_write import write_nanoaod
 from trigger.io.sources import open_source
+
+from .common import environment, write_results
 
 BATCH = 65_536
 

@@ -8,12 +8,12 @@ import pytest
 
 uproot = pytest.importorskip("uproot")
 
-from trigger.engine import Engine  # noqa: E402
-from trigger.io.generator import GeneratorConfig, generate_batches  # noqa: E402
-from trigger.io.root_write import NANOAOD_NAMES, write_nanoaod  # noqa: E402
-from trigger.menu import compile_menu, load_menu  # noqa: E402
-from trigger.runtime.local import LocalReplay, ReplayConfig  # noqa: E402
-from trigger.testing import write_ipc, write_parquet  # noqa: E402
+from trigger.engine import Engine
+from trigger.io.generator import GeneratorConfig, generate_batches
+from trigger.io.root_write import NANOAOD_NAMES, write_nanoaod
+from trigger.menu import compile_menu, load_menu
+from trigger.runtime.local import LocalReplay, ReplayConfig
+from trigger.testing import write_ipc, write_parquet
 
 MENU = "menu: m\nversion: 1\nstreams: {S: {}}\npaths:\n  - name: Mu\n    cut: n_muons(pt > 10) >= 1\n    stream: S\n"
 

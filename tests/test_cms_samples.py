@@ -17,13 +17,13 @@ pytestmark = [
 
 uproot = pytest.importorskip("uproot")
 
-from trigger.cli import main  # noqa: E402
-from trigger.engine import Engine  # noqa: E402
-from trigger.features.frame import FeatureFrame  # noqa: E402
-from trigger.io.sources import open_source  # noqa: E402
-from trigger.menu import compile_menu, default_menu_path, load_menu  # noqa: E402
-from trigger.runtime.compare import compare_bits  # noqa: E402
-from trigger.runtime.local import LocalReplay, ReplayConfig  # noqa: E402
+from trigger.cli import main
+from trigger.engine import Engine
+from trigger.features.frame import FeatureFrame
+from trigger.io.sources import open_source
+from trigger.menu import compile_menu, default_menu_path, load_menu
+from trigger.runtime.compare import compare_bits
+from trigger.runtime.local import LocalReplay, ReplayConfig
 
 Z_MENU = """menu: zmumu
 version: 1

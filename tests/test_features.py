@@ -11,7 +11,14 @@ import pyarrow as pa
 import pytest
 
 from trigger.errors import SchemaError
-from trigger.features import FEATURES, L1_INPUT_NAMES, FeatureFrame, invariant_mass, l1_input, object_matrix
+from trigger.features import (
+    FEATURES,
+    L1_INPUT_NAMES,
+    FeatureFrame,
+    invariant_mass,
+    l1_input,
+    object_matrix,
+)
 from trigger.schema import COLLECTIONS, EVENT_SCHEMA, HEADER, find_bad_events
 
 # ---------------------------------------------------------------- random batches

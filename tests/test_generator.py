@@ -12,6 +12,7 @@ import pytest
 
 from trigger.cli import generate as generate_cli
 from trigger.errors import ConfigError
+from trigger.io.fourvec import from_pt_y_phi, invariant_mass, two_body_decay
 from trigger.io.generator import (
     BLOCK_EVENTS,
     PROCESS_COLUMN,
@@ -22,7 +23,6 @@ from trigger.io.generator import (
     output_schema,
     write_dataset,
 )
-from trigger.io.fourvec import from_pt_y_phi, invariant_mass, two_body_decay
 from trigger.schema import COLLECTIONS, check_structure, event_schema, find_bad_events
 
 ENRICHED = ProcessMix(multijet=0.5, zmumu=0.125, wenu=0.125, ttbar=0.125, exotic=0.125)

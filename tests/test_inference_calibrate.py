@@ -13,7 +13,11 @@ from trigger.errors import ConfigError, MenuError
 from trigger.features.frame import FeatureFrame
 from trigger.inference import package_models_dir, sha256_file
 from trigger.inference.calibrate import calibrate_threshold
-from trigger.inference.menu_text import find_threshold, format_threshold, replace_threshold
+from trigger.inference.menu_text import (
+    find_threshold,
+    format_threshold,
+    replace_threshold,
+)
 from trigger.io.generator import GeneratorConfig, generate_batches, write_dataset
 from trigger.menu import load_menu
 

@@ -16,7 +16,12 @@ from trigger.inference import (
     package_models_dir,
     scorer_for,
 )
-from trigger.inference.tensors import L1InputBuilder, ObjectBuilder, builder_from_metadata, subset_frame
+from trigger.inference.tensors import (
+    L1InputBuilder,
+    ObjectBuilder,
+    builder_from_metadata,
+    subset_frame,
+)
 from trigger.io.generator import GeneratorConfig, generate_batches
 from trigger.testing import make_batch
 

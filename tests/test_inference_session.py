@@ -8,7 +8,13 @@ import pytest
 from onnx import TensorProto, helper
 
 from trigger.errors import ConfigError, ModelError
-from trigger.inference import ModelSession, ProviderReport, SessionConfig, normalize_providers, package_models_dir
+from trigger.inference import (
+    ModelSession,
+    ProviderReport,
+    SessionConfig,
+    normalize_providers,
+    package_models_dir,
+)
 from trigger.inference.providers import check_providers, resolve_providers
 
 AE = package_models_dir() / "anomaly_ae.onnx"

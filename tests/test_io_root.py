@@ -8,14 +8,14 @@ import pytest
 uproot = pytest.importorskip("uproot")
 ak = pytest.importorskip("awkward")
 
-from trigger.cli.inspect import describe_file, render  # noqa: E402
-from trigger.errors import InputError  # noqa: E402
-from trigger.io.generator import GeneratorConfig, generate_batches  # noqa: E402
-from trigger.io.mapping import ArrowMappedSource, load_mapping  # noqa: E402
-from trigger.io.root import RootSource, open_root  # noqa: E402
-from trigger.io.root_handles import HandleCache  # noqa: E402
-from trigger.io.root_write import NANOAOD_NAMES, write_nanoaod  # noqa: E402
-from trigger.io.sources import open_source  # noqa: E402
+from trigger.cli.inspect import describe_file, render
+from trigger.errors import InputError
+from trigger.io.generator import GeneratorConfig, generate_batches
+from trigger.io.mapping import ArrowMappedSource, load_mapping
+from trigger.io.root import RootSource, open_root
+from trigger.io.root_handles import HandleCache
+from trigger.io.root_write import NANOAOD_NAMES, write_nanoaod
+from trigger.io.sources import open_source
 
 MODEL_COLUMNS = ["run", "luminosity_block", "event", "muons", "electrons", "photons", "jets", "met_pt", "met_phi"]
 

@@ -1,10 +1,15 @@
-import numpy as np
 import pyarrow as pa
 import pytest
 
 from trigger.errors import InputError
 from trigger.io.files import expand_inputs
-from trigger.io.sources import IpcFileSource, IpcStreamSource, ParquetSource, detect_format, open_source
+from trigger.io.sources import (
+    IpcFileSource,
+    IpcStreamSource,
+    ParquetSource,
+    detect_format,
+    open_source,
+)
 from trigger.testing import make_batch, write_ipc, write_parquet
 
 

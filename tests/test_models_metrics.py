@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from trigger.models_train.evaluate import roc_points
-from trigger.models_train.metrics import efficiency, roc_auc, roc_curve, threshold_at_rate
+from trigger.models_train.metrics import (
+    efficiency,
+    roc_auc,
+    roc_curve,
+    threshold_at_rate,
+)
 
 
 def test_auc_is_the_probability_that_signal_scores_higher():

@@ -10,8 +10,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 pytest.importorskip("matplotlib")
 
-from trigger.inference import ModelSession, SessionConfig, scorer_for, sha256_file  # noqa: E402
-from trigger.models_train.recipes import train_model  # noqa: E402
+from trigger.inference import ModelSession, SessionConfig, scorer_for, sha256_file
+from trigger.models_train.recipes import train_model
 
 QUICK = {"n_train": 3_000, "epochs": 1, "n_eval": 2_000}
 

@@ -12,7 +12,6 @@ from trigger.menu import compile_menu, load_menu
 from trigger.runtime.local import LocalReplay, ReplayConfig
 from trigger.testing import make_batch, write_ipc
 
-
 MENU = "menu: m\nversion: 1\nstreams: {S: {}}\npaths:\n  - name: P\n    cut: n_muons(pt > 20) >= 1\n    stream: S\n"
 
 

@@ -1,7 +1,6 @@
 import json
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -9,7 +8,7 @@ import pytest
 from trigger.cli import main
 from trigger.cli.replay import load_engine
 from trigger.io.generator import GeneratorConfig, write_dataset
-from trigger.runtime.ledger import Ledger, read_ledger
+from trigger.runtime.ledger import read_ledger
 from trigger.runtime.local import LocalReplay, ReplayConfig
 from trigger.testing import make_batch, write_parquet
 

@@ -14,7 +14,18 @@ __all__ = ["build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (also used by tests to check manifest entrypoints)."""
-    from trigger.cli import bench, compare_bits, farm, generate, inspect, k8s, menu, models, plan, replay
+    from trigger.cli import (
+        bench,
+        compare_bits,
+        farm,
+        generate,
+        inspect,
+        k8s,
+        menu,
+        models,
+        plan,
+        replay,
+    )
 
     parser = argparse.ArgumentParser(
         prog="trigger",

@@ -70,7 +70,12 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _describe(target: str) -> dict[str, Any]:
-    from trigger.inference import ModelSession, SessionConfig, package_models_dir, sha256_bytes
+    from trigger.inference import (
+        ModelSession,
+        SessionConfig,
+        package_models_dir,
+        sha256_bytes,
+    )
 
     path = Path(target)
     if not path.is_file():

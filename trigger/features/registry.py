@@ -48,4 +48,4 @@ def feature(name: str, *, unit: str, doc: str) -> Callable[[Callable[[FeatureFra
     return register
 
 # Last, so that ``feature`` and ``FEATURES`` exist when kinematics registers into them.
-from trigger.features import kinematics as _kinematics  # noqa: E402,F401
+from trigger.features import kinematics as _kinematics  # noqa: F401

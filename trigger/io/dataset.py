@@ -18,7 +18,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trigger.errors import ConfigError, did_you_mean
-from trigger.io.generator import PROCESS_COLUMN, default_batch_size, generate_batches, output_schema
+from trigger.io.generator import (
+    PROCESS_COLUMN,
+    default_batch_size,
+    generate_batches,
+    output_schema,
+)
 from trigger.io.generator_config import PROCESSES, GeneratorConfig, check_count
 
 __all__ = [

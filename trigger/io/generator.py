@@ -20,7 +20,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from trigger.io.generator_config import PROCESSES, GeneratorConfig, ProcessMix, check_count
+from trigger.io.generator_config import (
+    PROCESSES,
+    GeneratorConfig,
+    ProcessMix,
+    check_count,
+)
 from trigger.io.physics import BlockObjects
 from trigger.io.processes import PROCESS_SAMPLERS, pileup_jets, stray_photons
 from trigger.schema import COLLECTIONS, event_schema

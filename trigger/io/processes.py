@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from trigger.io.fourvec import P4, breit_wigner, from_pt_y_phi, pt_eta_phi, two_body_decay, wrap_phi
+from trigger.io.fourvec import (
+    P4,
+    breit_wigner,
+    from_pt_y_phi,
+    pt_eta_phi,
+    two_body_decay,
+    wrap_phi,
+)
 from trigger.io.physics import BlockObjects
 
 __all__ = [

@@ -78,7 +78,7 @@ class QuarantineLog:
             record = QuarantineRecord(**{**asdict(record), "data_file": str(target.relative_to(self.out_dir))})
         if self._fh is None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (kept open for the run)
+            self._fh = open(self.path, "a", encoding="utf-8")
         self._fh.write(json.dumps(asdict(record)) + "\n")
         self._fh.flush()
         self.records.append(record)

@@ -49,7 +49,7 @@ def _reading(path: str, what: str, *, batch: str | None = None, column: str | No
         yield
     except InputError:
         raise
-    except Exception as err:  # noqa: BLE001 (uproot raises many types for damaged files)
+    except Exception as err:
         raise InputError(f"cannot {what}: {_one_line(err)}", source=path, batch=batch, column=column) from err
 
 
@@ -63,7 +63,7 @@ def _broken_branch(tree: Any, names: Sequence[str], start: int, stop: int) -> st
     for name in names:
         try:
             tree[name].array(entry_start=start, entry_stop=stop, library="np")
-        except Exception:  # noqa: BLE001
+        except Exception:
             return name
     return None
 
@@ -161,7 +161,7 @@ class RootSource(MappedSource):
             while True:
                 try:
                     arrays = next(chunks, None)
-                except Exception as err:  # noqa: BLE001 (damaged baskets raise many types)
+                except Exception as err:
                     branch = _broken_branch(tree, names, start, stop)
                     where = f"branch {branch!r}" if branch else "branches"
                     raise InputError(f"cannot read {where}: {_one_line(err)}", source=self.path,

@@ -62,7 +62,9 @@ class CompiledExpr:
 
 
 def _features_default() -> Iterable[str]:
-    from trigger.features.registry import FEATURES  # lazy: the registry imports heavy modules
+    from trigger.features.registry import (
+        FEATURES,  # lazy: the registry imports heavy modules
+    )
 
     return FEATURES.keys()
 

@@ -256,7 +256,7 @@ def load_menu(path_or_text: str | os.PathLike[str]) -> Menu:
     """
     text, source = _read(path_or_text)
     try:
-        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        doc = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"menu {source}: invalid YAML: {exc}") from None
     except ConfigError as exc:

@@ -113,7 +113,11 @@ class CompiledMenu:
         """
         out = self.seed_mask(frame)
         if apply_prescale:
-            out &= self.prescale_mask(frame)
+            ids = None
+            for i, path in enumerate(self.paths):
+                if path.prescale != 1:  # prescale 1 keeps everything: nothing to hash
+                    ids = ids or [frame.column(c) for c in ("run", "luminosity_block", "event")]
+                    out[:, i] &= prescale_mask(*ids, prescale=path.prescale, salt=path.salt)
         cut_paths = [i for i, p in enumerate(self.paths) if p.cuts]
         if not cut_paths:
             return out

@@ -16,7 +16,13 @@ import pyarrow as pa
 
 from trigger.features.frame import FeatureFrame
 from trigger.inference.tensors import InputBuilder
-from trigger.io.generator import PROCESS_COLUMN, PROCESSES, GeneratorConfig, ProcessMix, generate_batches
+from trigger.io.generator import (
+    PROCESS_COLUMN,
+    PROCESSES,
+    GeneratorConfig,
+    ProcessMix,
+    generate_batches,
+)
 
 __all__ = ["SM_MIX", "Sample", "make_sample", "seed_for"]
 

@@ -13,7 +13,12 @@ from typing import Any
 import numpy as np
 
 from trigger.models_train.data import Sample
-from trigger.models_train.metrics import efficiency, roc_auc, roc_curve, threshold_at_rate
+from trigger.models_train.metrics import (
+    efficiency,
+    roc_auc,
+    roc_curve,
+    threshold_at_rate,
+)
 
 __all__ = ["BASELINE_FEATURES", "RATES", "evaluate", "roc_points"]
 

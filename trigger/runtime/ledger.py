@@ -67,7 +67,7 @@ class Ledger:
     def __init__(self, out_dir: Path) -> None:
         self.path = Path(out_dir) / "ledger.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 (kept open for the run)
+        self._fh = open(self.path, "w", encoding="utf-8")
         self.records: list[LedgerRecord] = []
 
     def append(self, record: LedgerRecord) -> None:

@@ -205,7 +205,7 @@ class LocalReplay:
                             return
                     if not _put(in_q, (seq, batch), stop):
                         break
-            except BaseException as exc:  # noqa: BLE001 (a bug, re-raised by the writer)
+            except BaseException as exc:
                 failures.append(exc)
             finally:
                 for _ in range(cfg.workers):
@@ -217,7 +217,7 @@ class LocalReplay:
                     seq, batch = item
                     outcome = self.engine.process(batch.data, batch_id=batch.batch_id, source=batch.source)
                     _put(out_q, ("outcome", seq, batch, outcome, time.time_ns()), stop)
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 failures.append(exc)
                 stop.set()
             finally:

@@ -11,7 +11,13 @@ reading; :func:`apply_mapping` maps one chunk, vectorized.
 
 from __future__ import annotations
 
-from trigger.io.mapping.bind import BoundField, BoundMapping, Problem, bind_mapping, mapping_problems
+from trigger.io.mapping.bind import (
+    BoundField,
+    BoundMapping,
+    Problem,
+    bind_mapping,
+    mapping_problems,
+)
 from trigger.io.mapping.build import apply_mapping
 from trigger.io.mapping.choose import choose_for_arrow, choose_mapping, fit_report
 from trigger.io.mapping.columns import (
@@ -23,8 +29,19 @@ from trigger.io.mapping.columns import (
     types_from_uproot,
 )
 from trigger.io.mapping.derive import FUNCTIONS, parse_mapping_expr
-from trigger.io.mapping.load import load_mapping, mapping_from_dict, shipped_mapping_names, shipped_mappings
-from trigger.io.mapping.model import UNITS, CollectionSpec, DedupSpec, EventMapping, FieldSpec
+from trigger.io.mapping.load import (
+    load_mapping,
+    mapping_from_dict,
+    shipped_mapping_names,
+    shipped_mappings,
+)
+from trigger.io.mapping.model import (
+    UNITS,
+    CollectionSpec,
+    DedupSpec,
+    EventMapping,
+    FieldSpec,
+)
 from trigger.io.mapping.source import ArrowMappedSource, MappedSource, first_of_runs
 
 __all__ = [

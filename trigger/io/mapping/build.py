@@ -10,6 +10,7 @@ objects: loops are over columns and fields only.
 from __future__ import annotations
 
 from collections.abc import Mapping
+
 import numpy as np
 import pyarrow as pa
 

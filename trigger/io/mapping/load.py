@@ -34,7 +34,13 @@ import yaml
 
 from trigger.errors import ConfigError, closest_names
 from trigger.io.mapping.derive import parse_mapping_expr
-from trigger.io.mapping.model import UNITS, CollectionSpec, DedupSpec, EventMapping, FieldSpec
+from trigger.io.mapping.model import (
+    UNITS,
+    CollectionSpec,
+    DedupSpec,
+    EventMapping,
+    FieldSpec,
+)
 from trigger.schema import COLLECTIONS, HEADER, MET, RAW
 
 __all__ = ["load_mapping", "mapping_from_dict", "shipped_mapping_names", "shipped_mappings"]

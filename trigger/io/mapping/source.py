@@ -26,7 +26,12 @@ from trigger.errors import InputError
 from trigger.io.batch import Shard
 from trigger.io.mapping.bind import BoundMapping, bind_mapping
 from trigger.io.mapping.build import apply_mapping
-from trigger.io.mapping.columns import BranchType, Column, columns_from_arrow, types_from_arrow
+from trigger.io.mapping.columns import (
+    BranchType,
+    Column,
+    columns_from_arrow,
+    types_from_arrow,
+)
 from trigger.io.mapping.model import EventMapping
 from trigger.io.sources import ParquetSource, Source
 

@@ -81,7 +81,7 @@ class FarmRecorder(RunRecorder):
         super().__init__(out_dir, path_names=path_names, menu_name=menu_name)
         self.sinks = _WrittenBytes(out_dir)  # type: ignore[assignment]
         journal_path.parent.mkdir(parents=True, exist_ok=True)
-        self._journal = open(journal_path, "a" if resume else "w", encoding="utf-8")  # noqa: SIM115
+        self._journal = open(journal_path, "a" if resume else "w", encoding="utf-8")
         self.done: dict[str, tuple[int, int]] = {}
         self.duplicates_ignored = 0
         self.backfill = {"events_in": 0, "events_kept": 0, "batches": 0}

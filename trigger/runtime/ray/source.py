@@ -134,7 +134,7 @@ class SourceActor:
             await asyncio.gather(*pumps)
             while self.tasks:
                 await asyncio.gather(*list(self.tasks))
-        except Exception:  # noqa: BLE001 (a bug: reported to the driver, which stops the run)
+        except Exception:
             self.report.failure = traceback.format_exc()
 
     async def _pump(self, plan: SourcePlan, prefix: str, batch_size: int, priority: str) -> None:
@@ -224,7 +224,7 @@ class SourceActor:
                 meta = replace(meta, attempt=meta.attempt + 1)
                 self.report.redispatched += 1
                 fid = await self.credits.acquire(live=meta.priority == LIVE)
-        except Exception:  # noqa: BLE001 (a bug in the engine or a sink write error)
+        except Exception:
             self.report.failure = f"batch {meta.batch_id} ({meta.source}):\n{traceback.format_exc()}"
 
     def _poison(self, meta: BatchMeta) -> FilterResult:
