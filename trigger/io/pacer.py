@@ -24,7 +24,17 @@ import pyarrow as pa
 from trigger.errors import ConfigError
 from trigger.io.batch import EventBatch
 
-__all__ = ["Pacer", "Rate", "parse_rate"]
+__all__ = ["Pacer", "Rate", "parse_rate", "restamp"]
+
+
+def restamp(data: pa.RecordBatch, stamps: np.ndarray) -> pa.RecordBatch:
+    """The batch with ``timestamp_ns`` replaced by ``stamps`` (unchanged without that column)."""
+    idx = data.schema.get_field_index("timestamp_ns")
+    if idx < 0:
+        return data
+    columns = list(data.columns)
+    columns[idx] = pa.array(stamps, type=data.schema.field(idx).type)
+    return pa.RecordBatch.from_arrays(columns, schema=data.schema)
 
 _EVENT_UNITS = {"": 1.0, "hz": 1.0, "khz": 1e3, "mhz": 1e6, "ghz": 1e9, "k": 1e3, "m": 1e6}
 _BYTE_UNITS = {"b": 1.0, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
@@ -101,14 +111,6 @@ class Pacer:
         self.behind_sum_ns = 0
         self.last_emit_ns = 0
 
-    def _stamped(self, data: pa.RecordBatch, stamps: np.ndarray) -> pa.RecordBatch:
-        idx = data.schema.get_field_index("timestamp_ns")
-        if idx < 0:
-            return data
-        columns = list(data.columns)
-        columns[idx] = pa.array(stamps, type=data.schema.field(idx).type)
-        return pa.RecordBatch.from_arrays(columns, schema=data.schema)
-
     def pace(self, batches: Iterable[EventBatch]) -> Iterator[EventBatch]:
         """Yield ``batches`` on schedule, restamped (``timestamp_ns`` per event, ``emitted_ns``)."""
         ns_per_unit = 1e9 / self.rate.per_s
@@ -135,7 +137,7 @@ class Pacer:
             self.batches += 1
             self.last_emit_ns = now
             yield EventBatch(batch.batch_id, batch.source, batch.row_start, batch.row_stop,
-                             self._stamped(batch.data, stamps), due_ns)
+                             restamp(batch.data, stamps), due_ns)
 
     def summary(self) -> dict[str, Any]:
         """Target and achieved rates, and how far emission fell behind the schedule."""

@@ -16,21 +16,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
-from trigger.io.pacer import Rate
+from trigger.io.pacer import Rate, restamp  # restamp: re-exported for the source actor
 
 __all__ = ["Schedule", "merge_summaries", "restamp"]
-
-
-def restamp(data: pa.RecordBatch, stamps: np.ndarray) -> pa.RecordBatch:
-    """The batch with ``timestamp_ns`` replaced by ``stamps`` (unchanged without that column)."""
-    idx = data.schema.get_field_index("timestamp_ns")
-    if idx < 0:
-        return data
-    columns = list(data.columns)
-    columns[idx] = pa.array(stamps, type=data.schema.field(idx).type)
-    return pa.RecordBatch.from_arrays(columns, schema=data.schema)
 
 
 class Schedule:
