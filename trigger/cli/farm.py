@@ -83,7 +83,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Run the farm replay; exit 3 when anything was quarantined (as ``trigger replay``)."""
-    from trigger.cli.report import print_incident, print_summary
+    from trigger.cli.report import exit_status, print_incident, print_summary
     from trigger.runtime.ray import EngineSpec, FarmReplay
 
     config = config_from_args(args)  # option errors before Ray starts
@@ -102,11 +102,4 @@ def run(args: argparse.Namespace) -> int:
     print(f"farm: pool {f['pool']['final']} (peak {f['pool']['peak']}), deadtime {f['deadtime_fraction']:.1%}, "
           f"{f['redispatched_batches']} batches re-dispatched, {len(f['scaling_events'])} scaling decisions"
           + (f", backfill {f['backfill']['events_in']:,} events" if f["backfill"]["events_in"] else ""))
-    if summary["events_quarantined"] or summary["files_failed"]:
-        print(f"trigger: {summary['events_quarantined']:,} events and {len(summary['files_failed'])} files "
-              f"quarantined: see {args.out}/quarantine.jsonl", file=sys.stderr)
-        return 3
-    if not summary["ledger_ok"]:
-        print("trigger: the ledger does not balance: " + "; ".join(summary["ledger_problems"]), file=sys.stderr)
-        return 1
-    return 0
+    return exit_status(summary, out_dir=args.out)

@@ -83,7 +83,7 @@ def pacing_line(pacing: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the replay; exit 3 when anything was quarantined."""
-    from trigger.cli.report import print_incident, print_summary
+    from trigger.cli.report import exit_status, print_incident, print_summary
     from trigger.runtime.local import LocalReplay, ReplayConfig
 
     engine, menu_name = load_engine(args.menu)
@@ -105,11 +105,4 @@ def run(args: argparse.Namespace) -> int:
     print_summary(summary, out_dir=args.out)
     if "pacing" in summary:
         print(pacing_line(summary["pacing"]), file=sys.stderr)
-    if summary["events_quarantined"] or summary["files_failed"]:
-        print(f"trigger: {summary['events_quarantined']:,} events and {len(summary['files_failed'])} files "
-              f"quarantined: see {args.out}/quarantine.jsonl", file=sys.stderr)
-        return 3
-    if not summary["ledger_ok"]:
-        print("trigger: the ledger does not balance: " + "; ".join(summary["ledger_problems"]), file=sys.stderr)
-        return 1
-    return 0
+    return exit_status(summary, out_dir=args.out)

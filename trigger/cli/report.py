@@ -7,7 +7,7 @@ from typing import Any
 
 from trigger.io.quarantine import QuarantineRecord
 
-__all__ = ["print_incident", "print_summary"]
+__all__ = ["exit_status", "print_incident", "print_summary"]
 
 
 def print_incident(record: QuarantineRecord) -> None:
@@ -44,3 +44,19 @@ def print_summary(summary: dict[str, Any], *, out_dir: str) -> None:
     if not summary.get("ledger_ok", True):
         console.print(f"[red]ledger problems: {summary['ledger_problems']}[/red]")
     console.print(f"outputs in {out_dir}/ (summary.json, ledger.jsonl, <stream>/part-*.parquet)")
+
+
+def exit_status(summary: dict[str, Any], *, out_dir: str) -> int:
+    """The exit status of a replay, saying why on stderr when it is not 0.
+
+    Returns:
+        3 when input was quarantined, 1 when the ledger does not balance, else 0.
+    """
+    if summary["events_quarantined"] or summary["files_failed"]:
+        print(f"trigger: {summary['events_quarantined']:,} events and {len(summary['files_failed'])} files "
+              f"quarantined: see {out_dir}/quarantine.jsonl", file=sys.stderr)
+        return 3
+    if not summary["ledger_ok"]:
+        print("trigger: the ledger does not balance: " + "; ".join(summary["ledger_problems"]), file=sys.stderr)
+        return 1
+    return 0
