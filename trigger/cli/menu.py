@@ -68,14 +68,14 @@ def _batches(files: list[str], *, max_events: int) -> Iterator[pa.RecordBatch]:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from trigger.inference.calibrate import calibrate_threshold, path_models
     from trigger.inference.loader import load_scorers
-    from trigger.inference.menu_text import (
+    from trigger.menu import load_menu
+    from trigger.menu.calibrate import calibrate_threshold, path_models
+    from trigger.menu.menu_text import (
         find_threshold,
         format_threshold,
         replace_threshold,
     )
-    from trigger.menu import load_menu
 
     menu_path = Path(args.menu)
     try:

@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+# load_engine lives in the engine layer (the farm's actors use it too); re-exported here.
+from trigger.engine.load import load_engine
+
 __all__ = ["add_parser", "load_engine", "pacing_line", "run"]
 
 DEFAULT_GENERATED_EVENTS = 1_000_000
@@ -39,33 +42,6 @@ def add_parser(subparsers: Any) -> None:
                    help="paced replay: emit events at this rate, in events/s (100kHz, 5000) or bytes/s "
                    "(2GB/s, 500MiB/s); the summary reports latency and how far the replay fell behind")
     p.set_defaults(func=run)
-
-
-def load_engine(menu_path: str | None) -> tuple[Any, str]:
-    """Load and compile a menu (the shipped default when None) into an engine.
-
-    The models the menu's paths read (``score.<model>``) are loaded from its
-    ``models:`` section: found beside the menu, in ``$TRIGGER_MODEL_PATH`` or in
-    the package, checked against their sha256 pins, and run by ONNX Runtime.
-
-    Returns:
-        The engine and the menu's name.
-
-    Raises:
-        MenuError: The menu does not compile.
-        ModelError: A model is missing, not the pinned file, or cannot be fed.
-    """
-    from trigger.engine import Engine
-    from trigger.menu import compile_menu, default_menu_path, load_menu
-
-    menu = load_menu(Path(menu_path) if menu_path else default_menu_path())
-    compiled = compile_menu(menu)
-    scorers: dict[str, Any] = {}
-    if compiled.models:  # onnxruntime is imported only for menus that use models
-        from trigger.inference import load_scorers
-
-        scorers = load_scorers(menu.models, used=compiled.models, menu_source=menu.source)
-    return Engine(compiled, scorers=scorers), menu.name
 
 
 def _print_note(note: str) -> None:

@@ -18,45 +18,10 @@ import pyarrow as pa
 
 from trigger.errors import SchemaError, closest_names
 
+# The segment reductions live at the bottom layer (io and the expression compiler use them too).
+from trigger.segments import segment_count, segment_max, segment_sum
+
 __all__ = ["CollectionView", "FeatureFrame", "segment_count", "segment_max", "segment_sum"]
-
-
-def segment_count(mask: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Count True values per segment.
-
-    Args:
-        mask: Boolean per object (flat).
-        offsets: Segment boundaries, rebased so ``offsets[0] == 0``; length n+1.
-
-    Returns:
-        int64 counts, one per segment.
-    """
-    cs = np.zeros(mask.size + 1, dtype=np.int64)
-    np.cumsum(mask, out=cs[1:])
-    return cs[offsets[1:]] - cs[offsets[:-1]]
-
-
-def _segment_reduce(ufunc: np.ufunc, values: np.ndarray, offsets: np.ndarray, empty: Any) -> np.ndarray:
-    n = offsets.size - 1
-    counts = np.diff(offsets)
-    out = np.full(n, empty, dtype=values.dtype)
-    nonempty = counts > 0
-    if values.size and nonempty.any():
-        # reduceat on the starts of non-empty segments only: each segment is reduced
-        # on its own, in order, so the result is independent of the batch.
-        starts = offsets[:-1][nonempty]
-        out[nonempty] = ufunc.reduceat(values, starts)
-    return out
-
-
-def segment_sum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Sum per segment (0 for empty segments), each segment reduced independently."""
-    return _segment_reduce(np.add, values, offsets, 0)
-
-
-def segment_max(values: np.ndarray, offsets: np.ndarray, *, empty: float = 0.0) -> np.ndarray:
-    """Maximum per segment (``empty`` for empty segments)."""
-    return _segment_reduce(np.maximum, values, offsets, empty)
 
 
 class CollectionView:

@@ -2,7 +2,7 @@
 
 A mapping expression (``sqrt(px1*px1 + py1*py1)``, ``asinh(pz1 / hypot(px1, py1))``)
 is parsed by :func:`trigger.menu.expr.parse_expression` and compiled by a
-subclass of the menu :class:`~trigger.menu.compiler.Compiler`: the same
+subclass of the menu :class:`~trigger.expression.Compiler`: the same
 whitelist (names, numbers, arithmetic, comparisons, and/or/not; never ``eval``),
 where names are the file's branches, the functions are the elementwise math
 needed to derive kinematics, and there are no object counts or model scores.
@@ -18,8 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from trigger.errors import ConfigError, MenuError
-from trigger.menu.compiler import Compiler
-from trigger.menu.expr import parse_expression
+from trigger.expression import Compiler, parse_expression
 
 __all__ = ["FUNCTIONS", "MappingCompiler", "ParsedExpr", "parse_mapping_expr"]
 

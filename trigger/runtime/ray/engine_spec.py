@@ -2,7 +2,7 @@
 
 A filter actor may run on another node (another pod) than the driver, so it
 gets the menu *text* and compiles it itself with the same function the local
-replay uses (:func:`trigger.cli.replay.load_engine`): the same menu text gives
+replay uses (:func:`trigger.engine.load.load_engine`): the same menu text gives
 the same compiled plan, hence bit-identical decisions. When the original file
 is visible on the actor's node with the same content (sha256) it is loaded from
 there, so that paths relative to the menu (model files) resolve as locally.
@@ -63,7 +63,7 @@ class EngineSpec:
         Returns:
             The engine and the menu's name.
         """
-        from trigger.cli.replay import load_engine
+        from trigger.engine.load import load_engine
 
         original = Path(self.menu_path)
         try:

@@ -1,4 +1,4 @@
-"""The whitelist AST walker behind :func:`trigger.menu.expr.compile_expression`.
+"""The whitelisting AST compiler shared by menu cuts and mapping expressions (no eval, ever).
 
 Each allowed node becomes a small closure taking a context (a FeatureFrame at
 event level, a CollectionView inside ``n_<collection>(...)``) and returning a
@@ -19,10 +19,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from trigger.errors import MenuError, closest_names
-from trigger.features.frame import segment_count
 from trigger.schema import COLLECTIONS
+from trigger.segments import segment_count
 
-__all__ = ["MAX_DEPTH", "Compiler", "Fn"]
+__all__ = ["MAX_DEPTH", "MAX_LENGTH", "Compiler", "Fn", "parse_expression"]
 
 #: Deepest accepted syntax tree (nesting of operators, calls and parentheses).
 MAX_DEPTH = 64
@@ -275,3 +275,61 @@ class Compiler:
         if prefix == "any":
             return _Node(lambda frame: count(frame) > 0, "bool")
         return _Node(count, "num")
+
+
+#: Longest accepted expression, in characters.
+MAX_LENGTH = 2_000
+
+
+def parse_expression(text: str, *, path: str | None = None, where: str = "cut") -> tuple[str, ast.expr]:
+    """Check and parse an expression without binding its names (shared with the mapping compiler).
+
+    Refuses non-strings, empty or over-long text, comments, syntax errors and
+    ``__dunder__`` names; binding names and checking node types is left to a
+    :class:`~trigger.expression.Compiler` (see :func:`compile_expression`).
+
+    Args:
+        text: The expression.
+        path: Trigger path name, for messages.
+        where: What the expression is, for messages.
+
+    Returns:
+        The normalized text (whitespace folded, as shown under carets) and the
+        expression's syntax tree body.
+
+    Raises:
+        MenuError: If the text cannot be an allowed expression.
+    """
+    if not isinstance(text, str):
+        raise MenuError(f"{where}: expected an expression string, found {type(text).__name__} "
+                        f"{text!r}; quote it in YAML", path=path)
+    # Newlines from YAML block scalars become spaces so that one caret line fits.
+    source = " ".join(text.split())
+    compiler = Compiler(source, (), path, where)  # names are bound later; here only for messages
+    if not source:
+        raise compiler.error("empty expression; omit the key instead", None)
+    if len(source) > MAX_LENGTH:
+        raise compiler.error(f"expression is {len(source)} characters long, the limit is "
+                             f"{MAX_LENGTH}; split it into several cuts (a list of cuts is ANDed)", None)
+    if "#" in source:  # newline folding would turn a comment into a silently dropped cut
+        raise compiler.error("comments are not allowed inside expressions; use YAML comments",
+                             source.index("#"))
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError as exc:
+        if not exc.offset:  # Python reports offset 0 when the text ends too early
+            raise compiler.error(f"syntax error: {exc.msg}: the expression ends too early",
+                                 len(source)) from None
+        raise compiler.error(f"syntax error: {exc.msg}", min(exc.offset - 1, len(source))) from None
+    except (RecursionError, MemoryError, ValueError) as exc:
+        raise compiler.error(f"expression cannot be parsed (too deep, limit {MAX_DEPTH} levels, "
+                             f"or invalid characters): {exc}", None) from None
+    dunders = [n for n in ast.walk(tree)
+               if (isinstance(n, ast.Name) and n.id.startswith("__"))
+               or (isinstance(n, ast.Attribute) and n.attr.startswith("__"))]
+    if dunders:
+        first = min(dunders, key=lambda n: (n.col_offset, getattr(n, "end_col_offset", 0)))
+        bad = first.id if isinstance(first, ast.Name) else first.attr
+        raise compiler.error(f"{bad!r}: names starting with '__' are not allowed "
+                             "(expressions cannot reach Python internals)", first)
+    return source, tree.body

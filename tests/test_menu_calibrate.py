@@ -12,14 +12,14 @@ from trigger.cli.replay import load_engine
 from trigger.errors import ConfigError, MenuError
 from trigger.features.frame import FeatureFrame
 from trigger.inference import package_models_dir, sha256_file
-from trigger.inference.calibrate import calibrate_threshold
-from trigger.inference.menu_text import (
+from trigger.io.generator import GeneratorConfig, generate_batches, write_dataset
+from trigger.menu import load_menu
+from trigger.menu.calibrate import calibrate_threshold
+from trigger.menu.menu_text import (
     find_threshold,
     format_threshold,
     replace_threshold,
 )
-from trigger.io.generator import GeneratorConfig, generate_batches, write_dataset
-from trigger.menu import load_menu
 
 AE_SHA = sha256_file(package_models_dir() / "anomaly_ae.onnx")
 MENU = textwrap.dedent(f"""\

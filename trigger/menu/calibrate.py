@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from trigger.errors import ConfigError, MenuError
 from trigger.features.frame import FeatureFrame
-from trigger.inference.menu_text import format_threshold, threshold_pattern
+from trigger.menu.menu_text import format_threshold, threshold_pattern
 from trigger.menu.model import Menu
 from trigger.menu.plan import compile_menu
 from trigger.schema import check_structure, find_bad_events
@@ -110,7 +110,7 @@ def calibrate_threshold(menu: Menu, *, path: str, model: str | None, target_rate
         scorers: Model name -> scorer (at least ``model``).
 
     Returns:
-        The calibration (the menu is not modified; see :mod:`trigger.inference.menu_text`).
+        The calibration (the menu is not modified; see :mod:`trigger.menu.menu_text`).
 
     Raises:
         ConfigError: Bad rates, no events, or a target the path cannot reach.
