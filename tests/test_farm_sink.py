@@ -45,3 +45,13 @@ def test_a_crashed_write_leaves_only_a_tmp_file_that_the_next_run_removes(tmp_pa
     pq.write_table(table(1), kept)
     assert clean_stale_tmp(tmp_path) == 1
     assert not stale.exists() and kept.exists()
+
+
+def test_kept_events_are_encoded_like_the_local_sinks(tmp_path: Path) -> None:
+    # Dictionary-encoding float columns and statistics on every column doubled the sink's CPU per batch.
+    t = pa.table({"event": pa.array(range(50), pa.uint64()), "met_pt": pa.array([float(i % 3) for i in range(50)])})
+    SinkActor(str(tmp_path)).write("0:0", {"Muon": packed(t)}, None)
+    meta = pq.ParquetFile(stream_file(tmp_path, "Muon", "0:0")).metadata.row_group(0)
+    cols = {meta.column(i).path_in_schema: meta.column(i) for i in range(meta.num_columns)}
+    assert not any("DICTIONARY" in e for e in cols["met_pt"].encodings)
+    assert cols["met_pt"].statistics is None and cols["event"].statistics is not None

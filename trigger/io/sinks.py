@@ -14,10 +14,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["ParquetStreamSink", "StreamSinks"]
+__all__ = ["ParquetStreamSink", "StreamSinks", "parquet_encoding"]
 
 
-def _encoding(schema: pa.Schema) -> dict[str, list[str]]:
+def parquet_encoding(schema: pa.Schema) -> dict[str, list[str]]:
     """Dictionary-encode only string-like columns and keep statistics only for the header.
 
     Dictionary encoding of floating-point physics columns costs ~40% of the write
@@ -61,7 +61,7 @@ class ParquetStreamSink:
         if self._writer is None:
             self._tmp = self.directory / f"part-{self._part:05d}.parquet.tmp"
             self._writer = pq.ParquetWriter(self._tmp, batch.schema, compression=self.compression,
-                                            **_encoding(batch.schema))
+                                            **parquet_encoding(batch.schema))
         self._writer.write_batch(batch)
         self._rows_in_part += batch.num_rows
         self.rows_written += batch.num_rows

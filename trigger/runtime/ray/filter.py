@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from trigger.engine.outcome import BatchOutcome
 from trigger.io.quarantine import QuarantineRecord
+from trigger.runtime.heap import keep_heap_warm
 from trigger.runtime.ray.messages import BatchMeta, FilterResult, safe_name
 from trigger.runtime.ray.transport import pack, unpack
 
@@ -62,6 +63,7 @@ class FilterActor:
 
     def __init__(self, filter_id: int, engine_factory: Callable[[], Any], sinks: list[Any]) -> None:
         self.filter_id = filter_id
+        keep_heap_warm()  # before the engine allocates anything
         self.engine = engine_factory()
         self.sinks = list(sinks)
         self._warm_up()

@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from trigger.io.sinks import parquet_encoding
 from trigger.runtime.ray.messages import safe_name
 from trigger.runtime.ray.transport import unpack
 
@@ -85,7 +86,11 @@ class SinkActor:
         for stream, packed in streams.items():
             table = pa.Table.from_batches([unpack(packed)])
             target = stream_file(self.out_dir, stream, batch_id)
-            sizes[stream] = _commit(target, lambda tmp, t=table: pq.write_table(t, tmp, compression=self.compression))
+            # The local sinks' encoding: dictionary-encoding every float column and keeping statistics on
+            # all of them doubled this write (~18 ms of the sink's CPU per 65,536-event batch, the largest
+            # per-batch cost outside the engines on a 2-core machine).
+            sizes[stream] = _commit(target, lambda tmp, t=table: pq.write_table(
+                t, tmp, compression=self.compression, **parquet_encoding(t.schema)))
         rows = None if quarantined is None else pa.Table.from_batches([unpack(quarantined)])
         if rows is not None and rows.num_rows:
             target = self.out_dir / "quarantine" / f"{safe_name(batch_id)}.arrow"
