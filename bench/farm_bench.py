@@ -35,7 +35,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import ray
 
-from trigger.io.generator import GeneratorConfig, write_dataset
+from trigger.io.dataset import write_dataset
+from trigger.io.generator import GeneratorConfig
 from trigger.runtime.local import LocalReplay, ReplayConfig
 from trigger.runtime.ray import EngineSpec, FarmConfig, FarmReplay
 from trigger.runtime.ray.engine_spec import Throttled

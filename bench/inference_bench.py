@@ -45,7 +45,8 @@ from trigger.inference import (
     package_models_dir,
     scorer_for,
 )
-from trigger.io.generator import GeneratorConfig, generate_batches, write_dataset
+from trigger.io.dataset import write_dataset
+from trigger.io.generator import GeneratorConfig, generate_batches
 from trigger.menu import default_menu_path, load_menu
 from trigger.runtime.local import LocalReplay, ReplayConfig
 

@@ -33,7 +33,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from trigger.io.generator import GeneratorConfig, generate_batches, write_dataset
+from trigger.io.dataset import write_dataset
+from trigger.io.generator import GeneratorConfig, generate_batches
 from trigger.io.mapping import load_mapping
 from trigger.io.root import RootSource
 from trigger.io.root_write import write_nanoaod

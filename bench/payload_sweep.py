@@ -41,7 +41,8 @@ from typing import Any
 
 from trigger.cli.replay import load_engine
 from trigger.features.frame import FeatureFrame
-from trigger.io.generator import GeneratorConfig, write_dataset
+from trigger.io.dataset import write_dataset
+from trigger.io.generator import GeneratorConfig
 from trigger.io.sources import open_source
 from trigger.plan.units import parse_bytes
 from trigger.schema import find_bad_events

@@ -30,7 +30,8 @@ from typing import Any
 
 from trigger.cli.replay import load_engine
 from trigger.features.frame import FeatureFrame
-from trigger.io.generator import GeneratorConfig, write_dataset
+from trigger.io.dataset import write_dataset
+from trigger.io.generator import GeneratorConfig
 from trigger.io.sinks import StreamSinks
 from trigger.io.sources import open_source
 from trigger.runtime.local import LocalReplay, ReplayConfig

@@ -35,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from trigger.io.generator import GeneratorConfig, write_dataset
+from trigger.io.dataset import write_dataset
+from trigger.io.generator import GeneratorConfig
 from trigger.io.pacer import parse_rate
 
 from .common import environment, write_results

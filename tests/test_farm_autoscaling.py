@@ -57,7 +57,8 @@ class FarmAutoscalingCluster(AutoscalingCluster):
         return config
 
 def main(work: Path) -> dict:
-    from trigger.io.generator import GeneratorConfig, write_dataset
+    from trigger.io.dataset import write_dataset
+    from trigger.io.generator import GeneratorConfig
     from trigger.runtime.ray import EngineSpec, FarmConfig, FarmReplay
     from trigger.runtime.ray.engine_spec import Throttled
     files = [str(p) for p in write_dataset(int(sys.argv[2]), work / "data", config=GeneratorConfig(seed=3), formats=("ipc",), batch_size=50_000)]

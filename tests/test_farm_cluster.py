@@ -18,7 +18,8 @@ ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster
 from test_farm_ray import N_EVENTS, assert_exactly_once, local_run
 
-from trigger.io.generator import GeneratorConfig, write_dataset
+from trigger.io.dataset import write_dataset
+from trigger.io.generator import GeneratorConfig
 from trigger.runtime.ray import EngineSpec, FarmConfig, FarmReplay
 from trigger.runtime.ray.engine_spec import Throttled
 

@@ -24,7 +24,8 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from trigger.cli.replay import load_engine
-from trigger.io.generator import GeneratorConfig, write_dataset
+from trigger.io.dataset import write_dataset
+from trigger.io.generator import GeneratorConfig
 from trigger.runtime.ledger import read_ledger
 from trigger.runtime.local import LocalReplay, ReplayConfig
 from trigger.runtime.ray import EngineSpec, FarmConfig, FarmReplay

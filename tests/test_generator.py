@@ -12,6 +12,7 @@ import pytest
 
 from trigger.cli import generate as generate_cli
 from trigger.errors import ConfigError
+from trigger.io.dataset import write_dataset
 from trigger.io.fourvec import from_pt_y_phi, invariant_mass, two_body_decay
 from trigger.io.generator import (
     BLOCK_EVENTS,
@@ -21,7 +22,6 @@ from trigger.io.generator import (
     ProcessMix,
     generate_batches,
     output_schema,
-    write_dataset,
 )
 from trigger.schema import COLLECTIONS, check_structure, event_schema, find_bad_events
 

@@ -12,7 +12,8 @@ from trigger.cli.replay import load_engine
 from trigger.errors import ConfigError, MenuError
 from trigger.features.frame import FeatureFrame
 from trigger.inference import package_models_dir, sha256_file
-from trigger.io.generator import GeneratorConfig, generate_batches, write_dataset
+from trigger.io.dataset import write_dataset
+from trigger.io.generator import GeneratorConfig, generate_batches
 from trigger.menu import load_menu
 from trigger.menu.calibrate import calibrate_threshold
 from trigger.menu.menu_text import (

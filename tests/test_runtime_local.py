@@ -7,7 +7,8 @@ import pytest
 
 from trigger.cli import main
 from trigger.cli.replay import load_engine
-from trigger.io.generator import GeneratorConfig, write_dataset
+from trigger.io.dataset import write_dataset
+from trigger.io.generator import GeneratorConfig
 from trigger.runtime.ledger import read_ledger
 from trigger.runtime.local import LocalReplay, ReplayConfig
 from trigger.testing import make_batch, write_parquet

@@ -70,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     Raises:
         ConfigError: A bad mix or option value (the CLI prints it and exits 1).
     """
-    from trigger.io.generator import GeneratorConfig, ProcessMix, write_dataset
+    from trigger.io.dataset import write_dataset
+    from trigger.io.generator import GeneratorConfig, ProcessMix
 
     config = GeneratorConfig(seed=args.seed, mix=ProcessMix.parse(args.mix), pileup_mean_jets=args.pileup,
                              raw_bytes_per_event=args.raw_bytes, run=args.run)

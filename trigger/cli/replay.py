@@ -65,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     engine, menu_name = load_engine(args.menu)
     files = list(args.files)
     if not files:
-        from trigger.io.generator import GeneratorConfig, write_dataset
+        from trigger.io.dataset import write_dataset
+        from trigger.io.generator import GeneratorConfig
 
         gen_dir = Path(args.out) / "generated"
         print(f"trigger: no FILES given: generating {args.generate:,} events into {gen_dir}/ "

@@ -7,15 +7,14 @@ whatever the batch size, the number of events asked for, or ``start_event``.
 The ``raw`` payload comes from a counter-based Philox stream positioned at the
 event index, so only the requested events' bytes are ever made.
 
-The configuration lives in :mod:`trigger.io.generator_config` and the dataset
-writer in :mod:`trigger.io.dataset`; both are re-exported here, where callers
-have always imported them from.
+The configuration lives in :mod:`trigger.io.generator_config` (re-exported
+here); files are written by :mod:`trigger.io.dataset`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -30,13 +29,8 @@ from trigger.io.physics import BlockObjects
 from trigger.io.processes import PROCESS_SAMPLERS, pileup_jets, stray_photons
 from trigger.schema import COLLECTIONS, event_schema
 
-if TYPE_CHECKING:
-    from trigger.io.dataset import FILE_NAMES, METADATA_NAME, write_dataset
-
 __all__ = [
     "BLOCK_EVENTS",
-    "FILE_NAMES",
-    "METADATA_NAME",
     "PROCESSES",
     "PROCESS_COLUMN",
     "GeneratorConfig",
@@ -44,7 +38,6 @@ __all__ = [
     "default_batch_size",
     "generate_batches",
     "output_schema",
-    "write_dataset",
 ]
 
 #: Events per independently seeded block (the unit of determinism).
@@ -187,21 +180,3 @@ def generate_batches(
                 arrays = [*arrays[:-1], _raw(config, emitted, k), arrays[-1]]
             emitted += k
             yield pa.RecordBatch.from_arrays(arrays, schema=schema)
-
-
-#: Names that moved to trigger.io.dataset, still importable from here.
-_DATASET_NAMES = ("FILE_NAMES", "METADATA_NAME", "write_dataset")
-
-
-def __getattr__(name: str) -> Any:
-    """Resolve the re-exports from :mod:`trigger.io.dataset` on first use.
-
-    ``from trigger.io.generator import write_dataset`` is used across the
-    codebase, but trigger.io.dataset imports this module, so a top-level import
-    of it here would be circular; a module ``__getattr__`` (PEP 562) defers it.
-    """
-    if name in _DATASET_NAMES:
-        from trigger.io import dataset
-
-        return getattr(dataset, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
