@@ -55,3 +55,24 @@ def test_quarantine_record_saves_rows_and_a_json_line(tmp_path):
     saved = pa.ipc.open_file(str(tmp_path / rec.data_file)).read_all()
     assert saved.column("event").to_pylist() == [7]
     assert "in.parquet, batch 0:128, column jets.pt" in rec.describe()
+
+
+def test_small_batches_are_buffered_into_full_row_groups(tmp_path):
+    # One row group per input batch made thousands of tiny row groups (and a compressor
+    # context per column each): the sink must gather them up to row_group_rows.
+    sink = ParquetStreamSink(tmp_path / "s", row_group_rows=8)
+    for i in range(10):
+        sink.write(make_batch([{"event": 3 * i + k} for k in range(3)]))
+    sink.close()
+    meta = pq.ParquetFile(sink.files[0]).metadata
+    assert [meta.row_group(g).num_rows for g in range(meta.num_row_groups)] == [9, 9, 9, 3]
+    assert pq.read_table(sink.files[0]).column("event").to_pylist() == list(range(30))
+
+
+def test_row_group_bytes_bounds_the_buffer(tmp_path):
+    batch = make_batch([{"event": k} for k in range(3)])
+    sink = ParquetStreamSink(tmp_path / "s", row_group_rows=1_000_000, row_group_bytes=batch.nbytes)
+    for _ in range(4):
+        sink.write(batch)  # each reaches the byte bound: flushed at once, one row group each
+    sink.close()
+    assert pq.ParquetFile(sink.files[0]).metadata.num_row_groups == 4
