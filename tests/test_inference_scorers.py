@@ -20,7 +20,6 @@ from trigger.inference.tensors import (
     L1InputBuilder,
     ObjectBuilder,
     builder_from_metadata,
-    subset_frame,
 )
 from trigger.io.generator import GeneratorConfig, generate_batches
 from trigger.testing import make_batch
@@ -93,13 +92,16 @@ def test_object_tensor_merges_by_pt_with_a_collection_one_hot():
     assert not x[0, 2].any() and not x[1].any()
 
 
-def test_subset_frame_keeps_only_the_rows_and_fields_asked(batch):
+@pytest.mark.parametrize("builder", [L1InputBuilder(), ObjectBuilder()], ids=["l1_input", "objects"])
+def test_builders_on_selected_events_equal_the_full_input_at_those_rows(batch, builder):
+    # The scorers build inputs for seed survivors straight from the batch's views: row i
+    # must be exactly event events[i]'s row of the full input, empty events included.
     frame = FeatureFrame(batch)
-    rows = np.zeros(batch.num_rows, dtype=bool)
-    rows[[5, 17, 4_000]] = True
-    sub = subset_frame(frame, rows, L1InputBuilder.columns, ("pt", "eta", "phi"))
-    assert sub.n_events == 3 and sub.collection("muons").field_names == ["pt", "eta", "phi"]
-    np.testing.assert_array_equal(L1InputBuilder()(sub), L1InputBuilder()(frame)[rows])
+    full = builder(frame)
+    events = np.flatnonzero(np.random.default_rng(3).random(batch.num_rows) < 0.05)
+    events = np.union1d(events, [0, batch.num_rows - 1])
+    np.testing.assert_array_equal(builder(frame, events=events), full[events])
+    assert builder(frame, events=np.zeros(0, dtype=np.int64)).shape == (0, *full.shape[1:])
     with pytest.raises(SchemaError, match="the classifier needs collection 'photons'"):
         ObjectBuilder()(FeatureFrame(batch.drop_columns(["photons"])))
 

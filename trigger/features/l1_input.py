@@ -52,37 +52,49 @@ def _descending_pt_key(pt: np.ndarray) -> np.ndarray:
     return ~(bits ^ flip)
 
 
-def _leading_ranks(view: CollectionView, n_objects: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The ``n_objects`` leading objects of each event: (object index, event, rank), event-major.
+def _leading_ranks(
+    view: CollectionView, n_objects: int, events: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``n_objects`` leading objects of each event: (object index, output row, rank), row-major.
 
     Only these can reach the leading ``n_objects`` of a merge, so the rest are
-    never touched (a ragged arange over the kept objects only).
+    never touched (a ragged arange over the kept objects only). With
+    ``events``, only those events are taken and output row ``i`` is event
+    ``events[i]``: a model running on seed survivors reads their objects
+    straight from the batch, without gathering them into a smaller batch first.
     """
-    kept = np.minimum(view.counts, n_objects)
-    kept_starts = np.zeros(view.n_events + 1, dtype=np.int64)
+    if events is None:
+        starts, counts = view.offsets[:-1], view.counts
+    else:
+        starts = view.offsets[events]
+        counts = view.offsets[events + 1] - starts
+    kept = np.minimum(counts, n_objects)
+    kept_starts = np.zeros(kept.size + 1, dtype=np.int64)
     np.cumsum(kept, out=kept_starts[1:])  # integer: exact
-    event = np.repeat(np.arange(view.n_events, dtype=np.int64), kept)
-    rank = np.arange(kept_starts[-1], dtype=np.int64) - kept_starts[:-1][event]
-    return view.offsets[:-1][event] + rank, event, rank
+    row = np.repeat(np.arange(kept.size, dtype=np.int64), kept)
+    rank = np.arange(kept_starts[-1], dtype=np.int64) - kept_starts[:-1][row]
+    return starts[row] + rank, row, rank
 
 
 def merged_slots(
-    views: Sequence[CollectionView], *, n_objects: int
+    views: Sequence[CollectionView], *, n_objects: int, events: np.ndarray | None = None
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Place the objects of several collections in per-event slots by decreasing pt.
 
     Args:
         views: The collections, in tie-break order (first wins on equal pt).
         n_objects: Slots per event.
+        events: Only these events (indices into the batch, increasing), or all.
 
     Returns:
-        Per collection, ``(index, event, slot)`` of its objects that land in a
-        slot < ``n_objects``: flat object index in the view, event index, slot.
+        Per collection, ``(index, row, slot)`` of its objects that land in a
+        slot < ``n_objects``: flat object index in the view, output row (the
+        event's position in ``events``, or its index), slot.
     """
-    parts = [_leading_ranks(view, n_objects) for view in views]
+    parts = [_leading_ranks(view, n_objects, events) for view in views]
     if len(parts) == 1:
         return parts
-    n_events = views[0].n_events
+    n_events = views[0].n_events if events is None else events.size
     event = np.concatenate([p[1] for p in parts])
     key = event.astype(np.uint64) << np.uint64(32)
     key |= np.concatenate([_descending_pt_key(v.field("pt")[p[0]]) for v, p in zip(views, parts)])
@@ -121,6 +133,7 @@ def object_matrix(
     n_objects: int,
     fields: Sequence[str],
     fill_missing: bool = False,
+    events: np.ndarray | None = None,
 ) -> np.ndarray:
     """A dense, zero-padded tensor of the leading objects of merged collections.
 
@@ -132,9 +145,11 @@ def object_matrix(
         fields: Struct fields to copy, in order (e.g. ``("pt", "eta", "phi")``).
         fill_missing: If True, a field that a collection lacks (``btag`` for
             muons) reads as 0 for its objects; if False that is an error.
+        events: Only these events (indices into the batch, increasing): row
+            ``i`` of the result is event ``events[i]``. None: every event.
 
     Returns:
-        float32 array ``(n_events, n_objects, len(fields))``; absent objects are 0.
+        float32 array ``(n_rows, n_objects, len(fields))``; absent objects are 0.
 
     Raises:
         ValueError: If ``n_objects`` < 1, or ``collections`` or ``fields`` is empty.
@@ -153,9 +168,10 @@ def object_matrix(
         for name in fields:
             if all(name not in view.field_names for view in views):
                 views[0].field(name)  # raises SchemaError naming the closest fields
-    out = np.zeros((frame.n_events, n_objects, len(fields)), dtype=np.float32)
+    n_rows = frame.n_events if events is None else events.size
+    out = np.zeros((n_rows, n_objects, len(fields)), dtype=np.float32)
     flat = out.reshape(-1)
-    for view, (index, event, slot) in zip(views, merged_slots(views, n_objects=n_objects)):
+    for view, (index, event, slot) in zip(views, merged_slots(views, n_objects=n_objects, events=events)):
         dest = (event * n_objects + slot) * len(fields)  # one flat index: faster than three
         for j, name in enumerate(fields):
             if fill_missing and name not in view.field_names:
@@ -164,7 +180,7 @@ def object_matrix(
     return out
 
 
-def l1_input(frame: FeatureFrame) -> np.ndarray:
+def l1_input(frame: FeatureFrame, *, events: np.ndarray | None = None) -> np.ndarray:
     """The 57 inputs of an AXOL1TL-style L1 anomaly model, one row per event.
 
     Layout (names in :data:`L1_INPUT_NAMES`): MET (pt, 0, phi); the 4 leading
@@ -174,18 +190,22 @@ def l1_input(frame: FeatureFrame) -> np.ndarray:
 
     Args:
         frame: The batch.
+        events: Only these events (indices into the batch, increasing): row
+            ``i`` is event ``events[i]``. None: every event.
 
     Returns:
-        float32 array ``(n_events, 57)``.
+        float32 array ``(n_rows, 57)``.
     """
-    out = np.empty((frame.n_events, len(L1_INPUT_NAMES)), dtype=np.float32)
-    out[:, 0] = frame.column("met_pt")
+    n_rows = frame.n_events if events is None else events.size
+    out = np.empty((n_rows, len(L1_INPUT_NAMES)), dtype=np.float32)
+    met_pt, met_phi = frame.column("met_pt"), frame.column("met_phi")
+    out[:, 0] = met_pt if events is None else met_pt[events]
     out[:, 1] = 0.0
-    out[:, 2] = frame.column("met_phi")
+    out[:, 2] = met_phi if events is None else met_phi[events]
     col = 3
     for _, collections, n in L1_LAYOUT:
-        block = object_matrix(frame, collections=collections, n_objects=n, fields=_L1_FIELDS)
+        block = object_matrix(frame, collections=collections, n_objects=n, fields=_L1_FIELDS, events=events)
         width = n * len(_L1_FIELDS)
-        out[:, col : col + width] = block.reshape(frame.n_events, width)  # not -1: 0 events
+        out[:, col : col + width] = block.reshape(n_rows, width)  # not -1: 0 rows
         col += width
     return out

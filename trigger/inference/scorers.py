@@ -19,14 +19,10 @@ from trigger.errors import ModelError
 from trigger.features.frame import FeatureFrame
 from trigger.inference.session import ModelSession
 from trigger.inference.spec import SCORER_KINDS
-from trigger.inference.tensors import InputBuilder, builder_from_metadata, subset_frame
+from trigger.inference.tensors import InputBuilder, builder_from_metadata
 from trigger.inference.validate import check_declared
 
-__all__ = ["DENSE_FRACTION", "AnomalyScorer", "ClassifierScorer", "ModelScorer", "scorer_for"]
-
-#: Above this fraction of selected rows, build the input for the whole batch and
-#: index it; below, gather the selected events first (cheaper when few pass).
-DENSE_FRACTION = 0.5
+__all__ = ["AnomalyScorer", "ClassifierScorer", "ModelScorer", "scorer_for"]
 
 
 class ModelScorer:
@@ -52,13 +48,15 @@ class ModelScorer:
         return f"{type(self).__name__}({self.name!r}, {self.session.report.primary})"
 
     def inputs(self, frame: FeatureFrame, rows: np.ndarray) -> np.ndarray:
-        """The model input for the events where ``rows`` is True, in event order."""
-        index = np.flatnonzero(rows)
-        if index.size == frame.n_events:
+        """The model input for the events where ``rows`` is True, in event order.
+
+        The builder reads the selected events' objects straight from the
+        batch's zero-copy views: no smaller batch is gathered first (that cost
+        as much as building the input and running the autoencoder together).
+        """
+        if rows.all():
             return self.builder(frame)
-        if index.size > DENSE_FRACTION * frame.n_events:
-            return self.builder(frame)[index]
-        return self.builder(subset_frame(frame, rows, self.builder.columns, self.builder.struct_fields))
+        return self.builder(frame, events=np.flatnonzero(rows))
 
     def score(self, frame: FeatureFrame, rows: np.ndarray) -> np.ndarray:
         """Scores for the events where ``rows`` is True; NaN elsewhere.

@@ -20,12 +20,11 @@ they are the glue between the two and nothing else in this package does.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from trigger.errors import ModelError, SchemaError, closest_names
 from trigger.features.frame import FeatureFrame
@@ -33,7 +32,7 @@ from trigger.features.l1_input import L1_INPUT_NAMES, L1_LAYOUT, l1_input, merge
 from trigger.inference.validate import TensorSpec
 from trigger.schema import COLLECTIONS
 
-__all__ = ["InputBuilder", "L1InputBuilder", "ObjectBuilder", "builder_from_metadata", "subset_frame"]
+__all__ = ["InputBuilder", "L1InputBuilder", "ObjectBuilder", "builder_from_metadata"]
 
 
 class InputBuilder:
@@ -49,7 +48,8 @@ class InputBuilder:
     columns: tuple[str, ...]
     struct_fields: tuple[str, ...]
 
-    def __call__(self, frame: FeatureFrame) -> np.ndarray:
+    def __call__(self, frame: FeatureFrame, *, events: np.ndarray | None = None) -> np.ndarray:
+        """The input for ``events`` (indices into the batch, increasing; row ``i`` is event ``events[i]``), or all."""
         raise NotImplementedError
 
     def to_metadata(self) -> str:
@@ -64,8 +64,8 @@ class L1InputBuilder(InputBuilder):
     columns = ("met_pt", "met_phi", *dict.fromkeys(c for _, cs, _ in L1_LAYOUT for c in cs))
     struct_fields = ("pt", "eta", "phi")
 
-    def __call__(self, frame: FeatureFrame) -> np.ndarray:
-        return l1_input(frame)
+    def __call__(self, frame: FeatureFrame, *, events: np.ndarray | None = None) -> np.ndarray:
+        return l1_input(frame, events=events)
 
     def to_metadata(self) -> str:
         return json.dumps({"builder": "l1_input"})
@@ -116,17 +116,18 @@ class ObjectBuilder(InputBuilder):
     def struct_fields(self) -> tuple[str, ...]:  # type: ignore[override]
         return tuple(dict.fromkeys(("pt", *self.fields)))  # pt always: it orders the objects
 
-    def __call__(self, frame: FeatureFrame) -> np.ndarray:
+    def __call__(self, frame: FeatureFrame, *, events: np.ndarray | None = None) -> np.ndarray:
         names = frame.batch.schema.names
         for c in self.collections:
             if c not in names:
                 raise SchemaError(f"the classifier needs collection {c!r}, which the batch lacks", column=c)
         views = [frame.collection(c) for c in self.collections]
         width = len(self.feature_names)
-        out = np.zeros((frame.n_events, self.n_objects, width), dtype=np.float32)
+        n_rows = frame.n_events if events is None else events.size
+        out = np.zeros((n_rows, self.n_objects, width), dtype=np.float32)
         flat = out.reshape(-1)
         for k, (view, (index, event, slot)) in enumerate(
-                zip(views, merged_slots(views, n_objects=self.n_objects), strict=True)):
+                zip(views, merged_slots(views, n_objects=self.n_objects, events=events), strict=True)):
             dest = (event * self.n_objects + slot) * width  # one flat index: faster than three
             for j, name in enumerate(self.fields):
                 if name in view.field_names:
@@ -175,36 +176,3 @@ def builder_from_metadata(value: str | None, *, kind: str, model: str = "?") -> 
             raise ModelError(f"model {model!r}: trigger.input n_objects must be an integer")
         args["n_objects"] = doc["n_objects"]
     return ObjectBuilder(**args)
-
-
-def subset_frame(frame: FeatureFrame, rows: np.ndarray, columns: Sequence[str],
-                 fields: Sequence[str] | None = None) -> FeatureFrame:
-    """A frame of only some events, columns and struct fields (``raw`` is never touched).
-
-    Built from the frame's numpy views (cached, zero-copy): per collection one
-    ragged gather of the selected events' objects for the fields a builder
-    reads. Measured ~2.5x faster than ``RecordBatch.filter`` on the same rows,
-    which copies every struct field.
-
-    Args:
-        frame: The batch.
-        rows: bool per event: the events to keep, in order.
-        columns: Columns the builder needs.
-        fields: Struct fields of the collections it needs (None: all).
-    """
-    index = np.flatnonzero(rows)
-    arrays = []
-    for name in columns:
-        if not pa.types.is_list(frame.batch.schema.field(name).type):
-            arrays.append(pa.array(frame.column(name)[index]))
-            continue
-        view = frame.collection(name)
-        counts = view.counts[index]
-        offsets = np.zeros(index.size + 1, dtype=np.int32)
-        np.cumsum(counts, out=offsets[1:])
-        # Flat index of every kept object: its event's start, plus its rank in the event.
-        objects = np.repeat(view.offsets[:-1][index] - offsets[:-1], counts) + np.arange(offsets[-1])
-        names = [f for f in view.field_names if fields is None or f in fields]
-        values = pa.StructArray.from_arrays([pa.array(view.field(f)[objects]) for f in names], names=names)
-        arrays.append(pa.ListArray.from_arrays(pa.array(offsets), values))
-    return FeatureFrame(pa.RecordBatch.from_arrays(arrays, names=list(columns)))
