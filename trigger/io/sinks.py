@@ -81,7 +81,7 @@ class ParquetStreamSink:
         self._schema = batch.schema
         self._pending.append(batch)
         self._pending_rows += batch.num_rows
-        self._pending_bytes += batch.nbytes
+        self._pending_bytes += batch.get_total_buffer_size()  # kept rows are fresh copies: exact, and cheaper than nbytes
         self._rows_in_part += batch.num_rows
         self.rows_written += batch.num_rows
         if self._pending_rows >= self.row_group_rows or self._pending_bytes >= self.row_group_bytes:
