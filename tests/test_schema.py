@@ -79,3 +79,10 @@ def test_schema_has_header_collections_met_and_optional_raw():
     assert names[:4] == ["run", "luminosity_block", "event", "timestamp_ns"]
     assert {"muons", "electrons", "photons", "jets", "met_pt", "met_phi", "raw"} <= set(names)
     assert "raw" not in event_schema().names
+
+
+def test_an_event_with_several_violations_is_quarantined_for_the_first():
+    batch = make_batch([{}, {"met_pt": -1.0, "jets": [{"pt": -5.0}]}, {}])
+    report = find_bad_events(batch)
+    assert [v.column for v in report.violations] == ["met_pt", "jets.pt"]
+    assert report.reasons.tolist() == ["", "met_pt: negative, expected >= 0", ""]

@@ -145,13 +145,23 @@ class ValidationReport:
 
     Attributes:
         bad: Boolean mask over rows; True for events to quarantine.
-        reasons: Per row, the first violation's ``"column: reason"`` ('' if good).
         violations: Every violation, grouped by column and reason.
     """
 
     bad: np.ndarray
-    reasons: np.ndarray
     violations: list[Violation] = field(default_factory=list)
+
+    @property
+    def reasons(self) -> np.ndarray:
+        """Per row, the first violation's ``"column: reason"`` ('' if good).
+
+        Built on request (an object array per batch cost a fifth of validation
+        when, as usual, every event is good).
+        """
+        reasons = np.full(self.bad.size, "", dtype=object)
+        for v in reversed(self.violations):  # earlier violations win: written last
+            reasons[v.rows] = f"{v.column}: {v.reason}"
+        return reasons
 
     @property
     def n_bad(self) -> int:
@@ -207,16 +217,15 @@ def check_structure(schema: pa.Schema, *, source: str | None = None, batch: str 
 def _float_checks(values: np.ndarray, *, limit: float, nonneg: bool) -> list[tuple[str, np.ndarray]]:
     """Vectorized checks of one float column; returns (reason, bad-element mask).
 
-    The common case (all good) costs one fused range test: NaN fails every
-    comparison, so ``lo <= v <= hi`` is False for NaN, inf and out-of-range
-    values alike. Only when something fails are the reasons told apart.
+    The common case (all good) costs two SIMD reductions and no temporary:
+    ``min`` and ``max`` propagate NaN, and NaN fails every comparison, so
+    ``lo <= min and max <= hi`` is False for NaN, inf and out-of-range values
+    alike. Only when something fails are the reasons told apart.
     """
     lo = 0.0 if nonneg else -limit
+    if values.size == 0 or (values.min() >= lo and values.max() <= limit):
+        return []
     with np.errstate(invalid="ignore"):
-        ok = values >= lo
-        ok &= values <= limit
-        if ok.all():
-            return []
         out = []
         finite = np.isfinite(values)
         if not finite.all():
@@ -248,7 +257,6 @@ def find_bad_events(batch: pa.RecordBatch, *, limits: Limits = Limits()) -> Vali
     """
     n = batch.num_rows
     bad = np.zeros(n, dtype=bool)
-    reasons = np.full(n, "", dtype=object)
     violations: list[Violation] = []
 
     def flag(column: str, reason: str, rows: np.ndarray) -> None:
@@ -256,8 +264,6 @@ def find_bad_events(batch: pa.RecordBatch, *, limits: Limits = Limits()) -> Vali
         if rows.size == 0:
             return
         violations.append(Violation(column, reason, rows))
-        fresh = rows[~bad[rows]]
-        reasons[fresh] = f"{column}: {reason}"
         bad[rows] = True
 
     for name in HEADER:
@@ -299,4 +305,4 @@ def find_bad_events(batch: pa.RecordBatch, *, limits: Limits = Limits()) -> Vali
                     obj = np.flatnonzero(rising) + 1 + start
                     flag(f"{coll}.pt", "objects not sorted by decreasing pt",
                          np.searchsorted(offsets, obj, side="right") - 1)
-    return ValidationReport(bad=bad, reasons=reasons, violations=violations)
+    return ValidationReport(bad=bad, violations=violations)
