@@ -26,10 +26,11 @@ def segment_count(mask: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     Returns:
         int64 counts, one per segment.
     """
-    # int32 running counts (a quarter less time than int64) while they cannot overflow.
+    # int32 running counts (a quarter less time than int64) while they cannot overflow;
+    # one gather at the boundaries and a diff (half the gathers of cs[ends] - cs[starts]).
     cs = np.zeros(mask.size + 1, dtype=np.int32 if mask.size < 2**31 else np.int64)
     np.cumsum(mask, out=cs[1:])
-    return (cs[offsets[1:]] - cs[offsets[:-1]]).astype(np.int64, copy=False)
+    return np.diff(cs.take(offsets)).astype(np.int64, copy=False)
 
 
 def _segment_reduce(ufunc: np.ufunc, values: np.ndarray, offsets: np.ndarray, empty: Any) -> np.ndarray:
