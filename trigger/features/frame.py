@@ -39,9 +39,32 @@ class CollectionView:
         self._stop = int(raw_offsets[-1])
         #: Segment boundaries rebased to 0 (length n_events + 1).
         self.offsets: np.ndarray = (raw_offsets - self._start).astype(np.int64, copy=False)
-        self._struct = lists.values
+        self._struct: pa.StructArray | None = lists.values
+        self._parent: CollectionView | None = None
+        self._objects: np.ndarray | None = None  # with a parent: its flat index of each object
         self._fields: dict[str, np.ndarray] = {}
         self.n_events = len(lists)
+
+    @classmethod
+    def gathered(cls, parent: CollectionView, events: np.ndarray) -> CollectionView:
+        """The objects of some events of ``parent``, each field gathered on first use.
+
+        Args:
+            parent: The view to select from.
+            events: Event indices into ``parent``, increasing.
+        """
+        view = cls.__new__(cls)
+        view.name = parent.name
+        starts = parent.offsets.take(events)
+        counts = parent.offsets.take(events + 1) - starts
+        view.offsets = np.zeros(events.size + 1, dtype=np.int64)
+        np.cumsum(counts, out=view.offsets[1:])  # integer: exact
+        # Flat parent index of every selected object: its event's start plus its rank.
+        view._objects = np.repeat(starts - view.offsets[:-1], counts) + np.arange(view.offsets[-1])
+        view._start, view._stop = 0, int(view.offsets[-1])
+        view._struct, view._parent, view._fields = None, parent, {}
+        view.n_events = events.size
+        return view
 
     @property
     def counts(self) -> np.ndarray:
@@ -56,6 +79,8 @@ class CollectionView:
     @property
     def field_names(self) -> list[str]:
         """Names of the struct fields."""
+        if self._parent is not None:
+            return self._parent.field_names
         return [f.name for f in self._struct.type]
 
     def field(self, name: str) -> np.ndarray:
@@ -68,6 +93,9 @@ class CollectionView:
             SchemaError: If the struct has no such field.
         """
         got = self._fields.get(name)
+        if got is None and self._parent is not None:
+            got = self._parent.field(name).take(self._objects)
+            self._fields[name] = got
         if got is None:
             if self._struct.type.get_field_index(name) < 0:
                 raise SchemaError(
@@ -125,20 +153,43 @@ class FeatureFrame:
             from trigger.features.registry import FEATURES
 
             registry = {name: spec.compute for name, spec in FEATURES.items()}
-        self.batch = batch
-        self.n_events = batch.num_rows
+        self._init(batch=batch, schema=batch.schema, n_events=batch.num_rows, registry=registry)
+
+    def _init(self, *, batch: pa.RecordBatch | None, schema: pa.Schema, n_events: int,
+              registry: dict[str, Callable[[FeatureFrame], np.ndarray]],
+              parent: FeatureFrame | None = None, events: np.ndarray | None = None) -> None:
+        self._batch = batch
+        #: The batch's schema (a subset frame has its parent's).
+        self.schema: pa.Schema = schema
+        self.n_events = n_events
         self._registry = registry
+        self._parent = parent
+        self._events = events  # with a parent: the parent's rows, increasing
         self._collections: dict[str, CollectionView] = {}
         self._columns: dict[str, np.ndarray] = {}
         self._features: dict[str, np.ndarray] = {}
         self._scores: dict[str, np.ndarray] = {}
         self._memo: dict[str, Any] = {}
 
+    @property
+    def batch(self) -> pa.RecordBatch:
+        """The events as Arrow (a subset frame materializes its event-model columns on request)."""
+        if self._batch is None:
+            from trigger.schema import EVENT_SCHEMA
+
+            parent = self._parent.batch  # type: ignore[union-attr]
+            names = [n for n in EVENT_SCHEMA.names if n in parent.schema.names]
+            self._batch = parent.select(names).take(pa.array(self._events))
+        return self._batch
+
     def collection(self, name: str) -> CollectionView:
         """The :class:`CollectionView` of collection ``name`` (cached)."""
         view = self._collections.get(name)
         if view is None:
-            view = CollectionView(name, self.batch.column(name))
+            if self._parent is not None:
+                view = CollectionView.gathered(self._parent.collection(name), self._events)  # type: ignore[arg-type]
+            else:
+                view = CollectionView(name, self.batch.column(name))
             self._collections[name] = view
         return view
 
@@ -146,7 +197,10 @@ class FeatureFrame:
         """A flat column as numpy (zero-copy when it has no nulls; cached)."""
         got = self._columns.get(name)
         if got is None:
-            got = self.batch.column(name).to_numpy(zero_copy_only=False)
+            if self._parent is not None:
+                got = self._parent.column(name).take(self._events)
+            else:
+                got = self.batch.column(name).to_numpy(zero_copy_only=False)
             self._columns[name] = got
         return got
 
@@ -186,17 +240,19 @@ class FeatureFrame:
     def subset(self, rows: np.ndarray) -> FeatureFrame:
         """A frame over the events where ``rows`` is True (scores carried along).
 
-        Only the event-model columns are taken (never ``raw`` or extra columns),
-        so the copy costs the selected events' physics objects only. Every
-        feature is per event, so its value on the subset equals its value on the
-        full frame: cuts can run on the events that passed a seed alone.
+        Nothing is copied up front: a column, or a collection's field, is
+        gathered from this frame's arrays the first time a feature reads it,
+        so a subset costs what its cuts read (an Arrow ``filter`` of every
+        event-model column cost more than the cuts themselves). Every feature
+        is per event, so its value on the subset equals its value on the full
+        frame: cuts can run on the events that passed a seed alone.
         """
-        from trigger.schema import EVENT_SCHEMA
-
-        names = [n for n in EVENT_SCHEMA.names if n in self.batch.schema.names]
-        sub = FeatureFrame(self.batch.select(names).filter(pa.array(rows)), registry=self._registry)
+        events = np.flatnonzero(rows)
+        sub = FeatureFrame.__new__(FeatureFrame)
+        sub._init(batch=None, schema=self.schema, n_events=events.size, registry=self._registry,
+                  parent=self, events=events)
         for model, scores in self._scores.items():
-            sub.set_score(model, scores[rows])
+            sub.set_score(model, scores.take(events))
         return sub
 
     def set_score(self, model: str, scores: np.ndarray) -> None:

@@ -114,7 +114,7 @@ def merged_slots(
 
 
 def _check_collections(frame: FeatureFrame, collections: Sequence[str]) -> None:
-    names = frame.batch.schema.names
+    names = frame.schema.names
     for name in collections:
         if name not in names:
             near = closest_names(name, names)

@@ -117,7 +117,7 @@ class ObjectBuilder(InputBuilder):
         return tuple(dict.fromkeys(("pt", *self.fields)))  # pt always: it orders the objects
 
     def __call__(self, frame: FeatureFrame, *, events: np.ndarray | None = None) -> np.ndarray:
-        names = frame.batch.schema.names
+        names = frame.schema.names
         for c in self.collections:
             if c not in names:
                 raise SchemaError(f"the classifier needs collection {c!r}, which the batch lacks", column=c)
