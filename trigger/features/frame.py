@@ -205,8 +205,12 @@ class FeatureFrame:
         return got
 
     def __getitem__(self, name: str) -> np.ndarray:
-        """A registered feature, computed once per batch."""
+        """A registered feature, computed once per batch (a subset reuses its parent's)."""
         got = self._features.get(name)
+        if got is None and self._parent is not None:
+            known = self._parent._features.get(name)  # e.g. ht of the seed, read again by a cut
+            if known is not None:
+                got = self._features[name] = known.take(self._events)
         if got is None:
             try:
                 fn = self._registry[name]
