@@ -29,6 +29,8 @@ def test_gpu_only_filters_and_fractions() -> None:
     ({"credits": 0}, "credits must be >= 1"),
     ({"placement": "gpu"}, "placement must be"),
     ({"backfill_batch_size": 0}, "backfill_batch_size"),
+    ({"sink_group_batches": 0}, "sink_group_batches must be >= 1"),
+    ({"sink_group_delay_s": 0}, "sink_group_delay_s must be > 0"),
 ])
 def test_bad_options_say_what_and_how(kw: dict, words: str) -> None:
     with pytest.raises(ConfigError) as err:
@@ -39,3 +41,25 @@ def test_bad_options_say_what_and_how(kw: dict, words: str) -> None:
 def test_paced_and_backfill_defaults() -> None:
     assert not FarmConfig().paced and FarmConfig(rate="5kHz").paced
     assert FarmConfig(batch_size=4096).effective_backfill_batch_size == 1024
+
+
+@pytest.mark.parametrize(("kw", "want"), [({"filters": 2, "credits": 2}, 2), ({"filters": 1, "credits": 1}, 1),
+                                          ({"filters": 4, "min_filters": 1, "max_filters": 8, "credits": 2}, 1),
+                                          ({"sink_group_batches": 6}, 6)])
+def test_groups_stay_below_the_credits_held_while_they_wait(kw: dict, want: int) -> None:
+    assert FarmConfig(**kw).effective_sink_group_batches == want
+
+
+def test_cli_sink_group_options_reach_the_config() -> None:
+    import argparse
+
+    from trigger.cli import farm as farm_cli
+
+    parser = argparse.ArgumentParser(prog="trigger")
+    farm_cli.add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["farm", "replay", "in.arrow", "--out", "o", "--sink-group-batches", "3",
+                              "--sink-group-delay-s", "0.05"])
+    cfg = farm_cli.config_from_args(args)
+    assert (cfg.effective_sink_group_batches, cfg.sink_group_delay_s) == (3, 0.05)
+    default = farm_cli.config_from_args(parser.parse_args(["farm", "replay", "in", "--out", "o"]))
+    assert default.sink_group_batches is None

@@ -93,6 +93,12 @@ def ledger(out: Path) -> list[dict[str, Any]]:
     return sorted((asdict(r) for r in read_ledger(out / "ledger.jsonl")), key=lambda r: (r["source"], r["row_start"]))
 
 
+def sink_journal(out: Path) -> list[dict[str, Any]]:
+    """Every group the sinks journaled (one line per committed group of files)."""
+    return [json.loads(line) for p in sorted((out / ".farm").glob("sink-*.jsonl"))
+            for line in p.read_text().splitlines()]
+
+
 def assert_exactly_once(out: Path, reference: Path) -> None:
     got, want = streams(out), streams(reference)
     assert sorted(got) == sorted(want)
@@ -101,6 +107,12 @@ def assert_exactly_once(out: Path, reference: Path) -> None:
         assert ids.num_rows == len(set(zip(*[c.to_pylist() for c in ids.columns]))), f"duplicates in {name}"
         assert got[name].equals(table), f"stream {name} differs from the local runtime"
     assert ledger(out) == ledger(reference)
+    groups = sink_journal(out)
+    journaled = [b for g in groups for b in g["batch_ids"]]
+    assert len(journaled) == len(set(journaled)), "a batch id committed twice"
+    assert {b["batch_id"] for b in ledger(out) if b["streams"]} == set(journaled)
+    listed = sorted(f for g in groups for f in g["files"].values())
+    assert listed == sorted(p.relative_to(out).as_posix() for p in out.glob("*/*.parquet")), "unjournaled files"
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +133,9 @@ def test_same_decisions_outputs_and_ledger_as_the_local_runtime(ray_instance: An
     assert farm["ledger_ok"] and not farm["ledger_problems"]
     assert set(local) - set(farm) == set(), "the farm summary lacks keys the local one has"
     assert_exactly_once(tmp_path / "farm", tmp_path / "local")
+    groups = sink_journal(tmp_path / "farm")
+    assert len(groups) < sum(1 for r in ledger(tmp_path / "farm") if r["streams"]), "no group held two batches"
+    assert farm["bytes_written"] == sum(p.stat().st_size for p in (tmp_path / "farm").glob("*/group-*.parquet")) > 0
     quarantine = [json.loads(line) for line in (tmp_path / "farm" / "quarantine.jsonl").read_text().splitlines()]
     local_q = [json.loads(line) for line in (tmp_path / "local" / "quarantine.jsonl").read_text().splitlines()]
     assert sorted(map(json.dumps, quarantine)) == sorted(map(json.dumps, local_q))
@@ -137,6 +152,16 @@ def test_credits_bound_batches_in_flight_and_waits_are_deadtime(ray_instance: An
     assert farm["farm"]["max_in_flight_per_filter"] == 1
     assert farm["farm"]["deadtime_s"] > 0  # the source outran two slow filters and waited
     assert 0 < farm["farm"]["deadtime_fraction"] <= 1
+    assert_exactly_once(tmp_path / "farm", reference["ipc_dir"])
+
+
+def test_groups_larger_than_the_credits_commit_by_the_timer_without_deadlock(
+        ray_instance: Any, data: dict[str, Any], reference: dict[str, Any], tmp_path: Path) -> None:
+    # One credit: a batch waits in its sink group until the group commits, so the next cannot come.
+    farm = farm_run(data["ipc"], tmp_path / "farm", filters=1, credits=1, sink_group_batches=4,
+                    sink_group_delay_s=0.05)
+    assert farm["farm"]["max_in_flight_per_filter"] == 1 and farm["ledger_ok"]
+    assert all(len(g["batch_ids"]) == 1 for g in sink_journal(tmp_path / "farm"))
     assert_exactly_once(tmp_path / "farm", reference["ipc_dir"])
 
 

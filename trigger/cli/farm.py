@@ -50,6 +50,10 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--batch-size", type=int, default=65_536, help="events per batch (default 65536)")
     p.add_argument("--sources", type=int, default=1, help="source actors (files are split among them)")
     p.add_argument("--sinks", type=int, default=1, help="sink actors writing the kept streams")
+    p.add_argument("--sink-group-batches", type=int, default=None, metavar="N",
+                   help="batches a sink commits in one file per stream (default: half the credits of the pool)")
+    p.add_argument("--sink-group-delay-s", type=float, default=0.2, metavar="S",
+                   help="a sink commits a group at the latest S seconds after its first batch (default 0.2)")
     p.add_argument("--latency-budget-ms", type=float, default=500.0, help="decision latency budget (p99)")
     p.add_argument("--rate", metavar="RATE",
                    help="paced replay: emit at this rate in events/s (100kHz, 5000) or bytes/s (2GB/s), as "
@@ -75,7 +79,8 @@ def config_from_args(args: argparse.Namespace) -> Any:
     return FarmConfig(
         filters=args.filters, min_filters=args.min_filters, max_filters=args.max_filters,
         cpus_per_filter=args.cpus_per_filter, gpus_per_filter=args.gpus_per_filter, credits=args.credits,
-        batch_size=args.batch_size, sources=args.sources, sinks=args.sinks, rate=args.rate,
+        batch_size=args.batch_size, sources=args.sources, sinks=args.sinks,
+        sink_group_batches=args.sink_group_batches, sink_group_delay_s=args.sink_group_delay_s, rate=args.rate,
         rate_steps=tuple(args.rate_step), latency_budget_ms=args.latency_budget_ms,
         backfill_margin_ms=args.backfill_margin_ms, resume=args.resume, progress=not args.no_progress,
     )

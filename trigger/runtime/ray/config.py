@@ -26,6 +26,11 @@ class FarmConfig:
         batch_size: Events per batch (at most).
         sources: Source actors (the input files are split among them).
         sinks: Sink actors writing the kept streams.
+        sink_group_batches: Batches a sink commits in one file per stream
+            (default: half the credits of the smallest pool, at least 1: a
+            batch's credit is held until its group is committed).
+        sink_group_delay_s: A sink commits a group at the latest this long
+            after its first batch (bounds the wait when batches come slowly).
         rate: Paced replay at this total rate (``100kHz``, ``5000``, ``2GB/s``;
             see :func:`~trigger.io.pacer.parse_rate`), shared by the sources;
             None emits as fast as credits allow (throughput mode).
@@ -57,6 +62,8 @@ class FarmConfig:
     batch_size: int = 65_536
     sources: int = 1
     sinks: int = 1
+    sink_group_batches: int | None = None
+    sink_group_delay_s: float = 0.2
     rate: str | None = None
     rate_steps: tuple[tuple[float, str], ...] = field(default_factory=tuple)
     latency_budget_ms: float = 500.0
@@ -96,6 +103,10 @@ class FarmConfig:
             raise ConfigError("latency_budget_ms and tick_s must be > 0")
         if self.placement not in ("driver", "any"):
             raise ConfigError(f"placement must be 'driver' or 'any', got {self.placement!r}")
+        if self.sink_group_batches is not None and self.sink_group_batches < 1:
+            raise ConfigError(f"sink_group_batches must be >= 1, got {self.sink_group_batches}")
+        if not self.sink_group_delay_s > 0:
+            raise ConfigError(f"sink_group_delay_s must be > 0, got {self.sink_group_delay_s}")
         if self.backfill_batch_size is not None and self.backfill_batch_size < 1:
             raise ConfigError(f"backfill_batch_size must be >= 1, got {self.backfill_batch_size}")
 
@@ -133,3 +144,9 @@ class FarmConfig:
     def effective_backfill_batch_size(self) -> int:
         """Events per backfill batch."""
         return self.backfill_batch_size or max(1, self.batch_size // 4)
+
+    @property
+    def effective_sink_group_batches(self) -> int:
+        """Batches per sink commit: half the credits of the smallest pool, so that a group never waits for
+        batches the credits it holds keep from coming (and filters keep deciding while it commits)."""
+        return self.sink_group_batches or max(1, self.pool_bounds[0] * self.credits // 2)

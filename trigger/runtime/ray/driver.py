@@ -40,6 +40,11 @@ from trigger.runtime.ray.progress import FarmProgress
 from trigger.runtime.ray.record import FarmRecorder
 from trigger.runtime.ray.scaling import FixedPolicy, LatencyBudgetPolicy, ScalingPolicy
 from trigger.runtime.ray.sink import SinkActor, clean_stale_tmp
+from trigger.runtime.ray.sink_journal import (
+    load_journals,
+    remove_orphans,
+    reset_group_outputs,
+)
 from trigger.runtime.ray.source import SourceActor, SourcePlan
 
 __all__ = ["FarmReplay", "default_policy"]
@@ -142,6 +147,10 @@ class FarmReplay:
         if not expand_inputs(inputs).files:
             raise ConfigError("no input files: " + "; ".join(str(e) for e in expand_inputs(inputs).missing))
         clean_stale_tmp(self.out_dir)
+        if cfg.resume:  # group files renamed but never journaled: their batches run again
+            remove_orphans(self.out_dir, load_journals(self.out_dir))
+        else:  # a fresh ledger: a previous run's group files would duplicate this run's events
+            reset_group_outputs(self.out_dir)
         rec = FarmRecorder(self.out_dir, path_names=path_names, menu_name=self.menu_name, resume=cfg.resume)
         expanded, live = self._plan(inputs, rec, "")
         expanded_bf, backlog = self._plan(backfill, rec, "b") if backfill else (ExpandedInputs([]), [])
@@ -156,9 +165,11 @@ class FarmReplay:
             # workers, and sources must read the files where the driver found them.
             here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
             placed = {"scheduling_strategy": here} if cfg.placement == "driver" else {}
-            sink_cls = ray.remote(SinkActor).options(num_cpus=0, max_concurrency=4, max_restarts=-1,
-                                                     max_task_retries=-1, **placed)
-            sinks = [sink_cls.remote(str(self.out_dir)) for _ in range(cfg.sinks)]
+            # An async actor: writes wait for their group's commit (Ray's default of 1000 concurrent calls
+            # leaves room for every batch the credits allow in flight).
+            sink_cls = ray.remote(SinkActor).options(num_cpus=0, max_restarts=-1, max_task_retries=-1, **placed)
+            group = {"max_group_batches": cfg.effective_sink_group_batches, "max_group_delay_s": cfg.sink_group_delay_s}
+            sinks = [sink_cls.remote(str(self.out_dir), sink_index=k, **group) for k in range(cfg.sinks)]
             actors += sinks
             pool = FilterPool(engine_factory=self.engine_factory, sinks=sinks, cpus_per_filter=cfg.cpus_per_filter,
                               gpus_per_filter=cfg.gpus_per_filter, path_names=path_names)
@@ -176,6 +187,8 @@ class FarmReplay:
                 metrics=FarmMetrics(menu_name=self.menu_name) if self.metrics else None, progress=progress,
                 on_incident=self.on_incident, on_window=self.on_window, start_timeout_s=self.start_timeout_s)
             ctl.run()
+            # Every batch is acknowledged by now, so no group should be open; commit any a late call left.
+            ray.get([s.flush.remote() for s in sinks], timeout=300)
             wall_s = time.perf_counter() - rec.clock_start
             farm = ctl.summary(wall_s)
             in_flight = [ray.get(s.max_in_flight.remote()) for s in sources]

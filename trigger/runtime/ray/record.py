@@ -10,8 +10,9 @@ Resume: a restarted driver reads the ledger it finds (a torn last line is
 ignored), writes those records back and skips their batch ids; per-path counts,
 which the ledger does not hold, come from ``DIR/.farm/journal.jsonl`` (one line
 per batch, written just before its ledger record). A record lost between the
-sink's commit and the ledger only makes the batch run again, and its outputs
-are replaced by identical ones (idempotent by batch id).
+sink's commit and the ledger only makes the batch run again, and the sink
+acknowledges it without writing: its journal has the batch id
+(:mod:`trigger.runtime.ray.sink_journal`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from trigger.io.quarantine import QuarantineRecord
 from trigger.runtime.latency import LatencyHistogram
 from trigger.runtime.ledger import LedgerRecord
 from trigger.runtime.ray.messages import BACKFILL, BatchMeta, FilterResult, Unreadable
+from trigger.runtime.ray.sink_journal import GROUP_GLOB
 from trigger.runtime.recorder import RunRecorder
 
 __all__ = ["FarmRecorder", "read_ledger_tolerant"]
@@ -60,7 +62,7 @@ class _WrittenBytes:
 
     @property
     def bytes_written(self) -> int:
-        return sum(p.stat().st_size for p in self.out_dir.glob("*/batch-*.parquet"))
+        return sum(p.stat().st_size for p in self.out_dir.glob(GROUP_GLOB))
 
 
 class FarmRecorder(RunRecorder):
