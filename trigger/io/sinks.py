@@ -13,6 +13,9 @@ is full by rows or bytes, then writes them as one: 38% less write time for the
 default menu (``bench/replay_bench.py``), same file size. The buffer is bounded
 by ``row_group_rows`` and ``row_group_bytes`` per stream, and nothing is
 committed before a part closes, so buffering changes no guarantee.
+Row groups of 16,384 rows write as fast as 65,536 but in bursts a quarter as
+long: the writer thread then never holds the engines up for long (with two
+engine threads on two cores: 6.6M instead of 5.5-5.9M events/s).
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ class ParquetStreamSink:
     """
 
     def __init__(self, directory: Path, *, max_rows_per_file: int = 1_000_000, compression: str = "zstd",
-                 row_group_rows: int = 65_536, row_group_bytes: int = 64 << 20) -> None:
+                 row_group_rows: int = 16_384, row_group_bytes: int = 64 << 20) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         for stale in self.directory.glob("*.parquet.tmp"):
