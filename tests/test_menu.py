@@ -321,3 +321,29 @@ def test_cuts_on_the_seed_subset_match_cuts_on_every_event():
     finally:
         plan.SUBSET_MAX_FRACTION = saved
     assert np.array_equal(subset, full) and full.any()
+
+
+def test_score_only_cuts_run_on_the_whole_batch_and_keep_the_subset_small(monkeypatch):
+    """A cut reading only a model score needs no subset; its seed must not enlarge the subset."""
+    import numpy as np
+
+    from trigger.features.frame import FeatureFrame
+    from trigger.io.generator import GeneratorConfig, generate_batches
+    from trigger.menu import compile_menu, load_menu
+
+    menu = compile_menu(load_menu(menu_text(
+        "- {name: Mu, seed: n_muons(pt > 20) >= 1, cut: n_muons(pt > 24) >= 1, stream: Muon}\n"
+        "- {name: AD, seed: met > 20, cut: score.axo > 0.5, stream: Muon}")), registry=REGISTRY)
+    batch = next(generate_batches(20_000, config=GeneratorConfig(seed=4), batch_size=20_000))
+    frame = FeatureFrame(batch)
+    score = np.where(np.arange(batch.num_rows) % 3 == 0, np.float32(1.0), np.float32(np.nan))
+    frame.set_score("axo", score)
+    subsets = []
+    real_subset = FeatureFrame.subset
+    monkeypatch.setattr(FeatureFrame, "subset", lambda self, rows: subsets.append(int(rows.sum())) or real_subset(self, rows))
+    bits = menu.evaluate(frame)
+    mu_seed = menu.paths[0].seed(frame)
+    assert subsets == [int(mu_seed.sum())]  # the Mu seed survivors only, not the AD seed's
+    met_seed = menu.paths[1].seed(frame)
+    np.testing.assert_array_equal(bits[:, 1], met_seed & (score > 0.5))
+    assert bits[:, 1].any() and bits[:, 0].any()

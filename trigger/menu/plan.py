@@ -76,6 +76,13 @@ class CompiledMenu:
         self.streams: dict[str, list[int]] = {k: list(v) for k, v in streams.items()}
         #: Models read by any path.
         self.models: frozenset[str] = frozenset().union(*(p.models for p in self.paths))
+        # Cuts reading no feature and no collection (only model scores, which are set on
+        # every event, or constants) cost one comparison on the whole batch: they run there,
+        # so that their seeds do not enlarge the subset every other path's cuts run on.
+        self._direct_cut_paths = [i for i, p in enumerate(self.paths)
+                                  if p.cuts and not any(c.features or c.collections for c in p.cuts)]
+        self._subset_cut_paths = [i for i, p in enumerate(self.paths)
+                                  if p.cuts and i not in self._direct_cut_paths]
         #: Registered features read by any seed or cut.
         self.features: frozenset[str] = frozenset().union(
             *(e.features for p in self.paths for e in (*p.cuts, *([p.seed] if p.seed else []))))
@@ -93,7 +100,13 @@ class CompiledMenu:
 
     def seed_mask(self, frame: FeatureFrame) -> np.ndarray:
         """Seed decisions, shape (n_events, n_paths); a path without seed passes all."""
-        return self._columns(frame, lambda p: True if p.seed is None else p.seed(frame))
+        return self._columns(frame, lambda p: True if p.seed is None else self._seed(frame, p))
+
+    @staticmethod
+    def _seed(frame: FeatureFrame, path: CompiledPath) -> np.ndarray:
+        # Once per batch: a model's rows (model_rows) and the decisions (evaluate) both need it.
+        # Shared: callers must not modify it in place.
+        return frame.memo(f"plan.seed.{path.name}", lambda: path.seed(frame))  # type: ignore[misc]
 
     def prescale_mask(self, frame: FeatureFrame) -> np.ndarray:
         """Prescale decisions from the event identity, shape (n_events, n_paths)."""
@@ -118,7 +131,10 @@ class CompiledMenu:
                 if path.prescale != 1:  # prescale 1 keeps everything: nothing to hash
                     ids = ids or [frame.column(c) for c in ("run", "luminosity_block", "event")]
                     out[:, i] &= prescale_mask(*ids, prescale=path.prescale, salt=path.salt)
-        cut_paths = [i for i, p in enumerate(self.paths) if p.cuts]
+        for i in self._direct_cut_paths:
+            for cut in self.paths[i].cuts:
+                out[:, i] &= cut(frame)
+        cut_paths = self._subset_cut_paths
         if not cut_paths:
             return out
         # Seeds are cheap and selective: run the cuts only on the events that
@@ -168,7 +184,7 @@ class CompiledMenu:
         ids = [frame.column(c) for c in ("run", "luminosity_block", "event")] if apply_prescale else []
         for i in users:
             path = self.paths[i]
-            keep = np.ones(frame.n_events, dtype=bool) if path.seed is None else path.seed(frame)
+            keep = np.ones(frame.n_events, dtype=bool) if path.seed is None else self._seed(frame, path).copy()
             if apply_prescale:
                 keep &= prescale_mask(*ids, prescale=path.prescale, salt=path.salt)
             rows |= keep
