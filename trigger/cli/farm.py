@@ -46,7 +46,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--cpus-per-filter", type=float, default=1.0, help="CPUs each filter actor asks for (default 1)")
     p.add_argument("--gpus-per-filter", type=float, default=0.0,
                    help="GPUs each filter actor asks for; fractions share a GPU (e.g. 0.25)")
-    p.add_argument("--credits", type=int, default=2, help="in-flight batches per filter actor (default 2)")
+    p.add_argument("--credits", type=int, default=3, help="in-flight batches per filter actor (default 3)")
     p.add_argument("--batch-size", type=int, default=65_536, help="events per batch (default 65536)")
     p.add_argument("--sources", type=int, default=1, help="source actors (files are split among them)")
     p.add_argument("--sinks", type=int, default=1, help="sink actors writing the kept streams")

@@ -22,7 +22,10 @@ class FarmConfig:
         cpus_per_filter: CPUs each filter actor asks Ray for.
         gpus_per_filter: GPUs each filter actor asks for (fractions share a GPU).
         credits: In-flight batches per filter actor (one deciding, the rest queued
-            there); bounds memory at about ``filters * credits`` batches.
+            there or waiting for their sink commit); bounds memory at about
+            ``filters * credits`` batches. 3: a batch holds its credit until its
+            group is committed, and with 2 the filters sat idle waiting for
+            credit (2 filters on 2 cores: 2.55M events/s with 2, 2.94M with 3).
         batch_size: Events per batch (at most).
         sources: Source actors (the input files are split among them).
         sinks: Sink actors writing the kept streams.
@@ -58,7 +61,7 @@ class FarmConfig:
     max_filters: int | None = None
     cpus_per_filter: float = 1.0
     gpus_per_filter: float = 0.0
-    credits: int = 2
+    credits: int = 3
     batch_size: int = 65_536
     sources: int = 1
     sinks: int = 1
