@@ -63,3 +63,16 @@ def test_cli_sink_group_options_reach_the_config() -> None:
     assert (cfg.effective_sink_group_batches, cfg.sink_group_delay_s) == (3, 0.05)
     default = farm_cli.config_from_args(parser.parse_args(["farm", "replay", "in", "--out", "o"]))
     assert default.sink_group_batches is None
+
+
+def test_sources_are_dealt_shards_so_one_large_file_is_read_by_all() -> None:
+    from trigger.io.batch import Shard
+    from trigger.runtime.ray.driver import _split
+
+    big = [Shard("big.parquet", "parquet", u, 100 * u, 100 * (u + 1)) for u in range(5)]
+    small = [Shard("small.arrow", "ipc", 0, 0, 10)]
+    plans = _split([(0, "big.parquet", big), (1, "small.arrow", small)], 2)
+    assert [[(idx, [s.unit for s in shards]) for idx, _, shards in plan] for plan in plans] == [
+        [(0, [0, 2, 4])], [(0, [1, 3]), (1, [0])]]
+    dealt = sorted((s.path, s.unit) for plan in plans for _, _, shards in plan for s in shards)
+    assert dealt == sorted((s.path, s.unit) for s in big + small)  # every shard exactly once

@@ -27,7 +27,7 @@ class FarmConfig:
             group is committed, and with 2 the filters sat idle waiting for
             credit (2 filters on 2 cores: 2.55M events/s with 2, 2.94M with 3).
         batch_size: Events per batch (at most).
-        sources: Source actors (the input files are split among them).
+        sources: Source actors (the shards of the input files are dealt among them).
         sinks: Sink actors writing the kept streams.
         sink_group_batches: Batches a sink commits in one file per stream
             (default: half the credits of the smallest pool, at least 1: a

@@ -62,11 +62,27 @@ def default_policy(config: FarmConfig) -> ScalingPolicy:
 
 
 def _split(plan: SourcePlan, n: int) -> list[SourcePlan]:
-    """Deal files to ``n`` sources in turn (a file stays with one source, in order)."""
+    """Deal the shards of every file to ``n`` sources in turn.
+
+    By shard, not by file: one large Parquet file is then decoded by every
+    source in parallel (decoding is what a Parquet source spends its CPU on).
+    Batch ids name the file and the row, so they stay unique whoever reads them.
+    """
     out: list[SourcePlan] = [[] for _ in range(n)]
-    for k, item in enumerate(plan):
-        out[k % n].append(item)
+    k = 0
+    for idx, path, shards in plan:
+        dealt: list[list[Shard]] = [[] for _ in range(n)]
+        for shard in shards:
+            dealt[k % n].append(shard)
+            k += 1
+        for source, mine in zip(out, dealt):
+            if mine:
+                source.append((idx, path, mine))
     return out
+
+
+def _n_shards(plan: SourcePlan) -> int:
+    return sum(len(shards) for _, _, shards in plan)
 
 
 class FarmReplay:
@@ -174,7 +190,7 @@ class FarmReplay:
             pool = FilterPool(engine_factory=self.engine_factory, sinks=sinks, cpus_per_filter=cfg.cpus_per_filter,
                               gpus_per_filter=cfg.gpus_per_filter, path_names=path_names)
             pool.add(cfg.filters)
-            n_src = max(1, min(cfg.sources, max(len(live), len(backlog))))
+            n_src = max(1, min(cfg.sources, max(_n_shards(live), _n_shards(backlog))))
             src_cls = ray.remote(SourceActor).options(num_cpus=0, max_restarts=0, **placed)
             sources = [src_cls.remote(live=lp, backfill=bp, skip=rec.done, batch_size=cfg.batch_size,
                                       backfill_batch_size=cfg.effective_backfill_batch_size,
