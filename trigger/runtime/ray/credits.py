@@ -5,9 +5,10 @@ flight from its dispatch until the sink committed its kept rows); the driver
 splits those credits among the source actors as *leases* (filter id -> how many
 of its credits this source may use), so the credits of a filter are never
 over-committed whatever the number of sources. A source takes a credit before
-it puts a batch into the object store and returns it when the filter answered:
-a source without credit waits, and that wait is the deadtime. Memory is thus
-bounded by ``filters * credits`` batches (plus one being read per source).
+it dispatches a batch and gets it back when the batch's sink committed its
+outputs: a source without credit waits, and that wait is the deadtime. Memory
+is thus bounded by ``filters * credits`` batches (plus, per source, one being
+read and one put into the object store ahead of its credit).
 
 Priorities: live batches take any free credit; backfill batches take a credit
 only on a filter with nothing in flight from this source and only while no live
