@@ -16,6 +16,7 @@ pytest-xdist). Ray 2.60's wheel lacks the ``fake_multi_node/example.yaml`` that
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -108,8 +109,12 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict:
     work = tmp_path_factory.mktemp("autoscaling")
     script = work / "scenario.py"
     script.write_text(SCENARIO)
+    # AutoscalingCluster runs the `ray` command: find the one beside this interpreter even when
+    # its environment is not activated (python -m pytest from a venv's bin/).
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     out = subprocess.run([sys.executable, str(script), str(work), str(N_EVENTS), str(LOW_STEP_S)],
-                         capture_output=True, text=True, timeout=420, check=False, cwd=Path(__file__).resolve().parents[1])
+                         capture_output=True, text=True, timeout=420, check=False, env=env,
+                         cwd=Path(__file__).resolve().parents[1])
     assert out.returncode == 0, out.stderr[-4000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
