@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1] / "trigger"
 
 LAYERS = [  # bottom first
     ("schema", ["trigger", "trigger.errors", "trigger.schema", "trigger.segments", "trigger.expression",
-                "trigger.testing"]),  # testing helpers build batches from the schema alone
+                "trigger.testing", "trigger.units"]),  # testing helpers build batches from the schema alone
     ("io", ["trigger.io"]),
     ("features", ["trigger.features"]),
     ("inference", ["trigger.inference"]),

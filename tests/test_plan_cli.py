@@ -67,4 +67,4 @@ def test_no_measured_rate_is_an_error_that_says_what_to_run(tmp_path: Path,
 def test_bad_quantity_names_the_option(replay_json: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc = main(["plan", "--input-rate", "10PB", "--event-size", "7.4MB", "--results", str(replay_json)])
     assert rc == 1
-    assert "--input-rate '10PB': unknown unit 'PB'" in capsys.readouterr().err
+    assert "--input-rate '10PB': a byte rate needs '/s' (PB/s)" in capsys.readouterr().err

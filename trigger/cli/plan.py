@@ -80,7 +80,7 @@ def _events_per_s(text: str, what: str) -> float:
         from trigger.errors import ConfigError
 
         raise ConfigError(f"{what} {text!r}: expected events/s (2MHz, 2e6/s), not a byte rate")
-    return rate.value
+    return rate.per_s
 
 
 def build_plan(args: argparse.Namespace) -> Any:
@@ -100,7 +100,7 @@ def build_plan(args: argparse.Namespace) -> Any:
 
     size = parse_bytes(args.event_size, what="--event-size")
     rate = parse_input_rate(args.input_rate, what="--input-rate")
-    input_bytes = rate.value if rate.unit == "bytes" else rate.value * size
+    input_bytes = rate.per_s if rate.unit == "bytes" else rate.per_s * size
     accept = parse_accept(args.accept_rate, input_events_per_s=input_bytes / size)
     req = Requirement(input_bytes_per_s=input_bytes, event_size_bytes=size,
                       latency_budget_s=parse_duration(args.latency_budget, what="--latency-budget"),
@@ -122,7 +122,7 @@ def build_plan(args: argparse.Namespace) -> Any:
         copy = parse_input_rate(args.copy_rate, what="--copy-rate")
         if copy.unit != "bytes":
             raise ConfigError(f"--copy-rate {args.copy_rate!r}: expected bytes/s (8GB/s)")
-        optional["copy_bytes_per_s"] = copy.value
+        optional["copy_bytes_per_s"] = copy.per_s
         sources.append(f"{args.copy_rate} copy per core: given (--copy-rate)")
     elif figures.copy_bytes_per_s:
         optional["copy_bytes_per_s"] = figures.copy_bytes_per_s

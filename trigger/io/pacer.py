@@ -12,17 +12,16 @@ as it would for a detector whose farm falls behind.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from trigger.errors import ConfigError
 from trigger.io.batch import EventBatch
+from trigger.units import Rate
+from trigger.units import parse_rate as _parse_rate
 
 __all__ = ["Pacer", "Rate", "parse_rate", "restamp"]
 
@@ -36,56 +35,16 @@ def restamp(data: pa.RecordBatch, stamps: np.ndarray) -> pa.RecordBatch:
     columns[idx] = pa.array(stamps, type=data.schema.field(idx).type)
     return pa.RecordBatch.from_arrays(columns, schema=data.schema)
 
-_EVENT_UNITS = {"": 1.0, "hz": 1.0, "khz": 1e3, "mhz": 1e6, "ghz": 1e9, "k": 1e3, "m": 1e6}
-_BYTE_UNITS = {"b": 1.0, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
-               "kib": 2.0**10, "mib": 2.0**20, "gib": 2.0**30, "tib": 2.0**40}
-_NUMBER = re.compile(r"^([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)([a-z]*)$")
-
-
-@dataclass(frozen=True, slots=True)
-class Rate:
-    """A replay rate.
-
-    Attributes:
-        per_s: Units per second.
-        unit: ``events`` or ``bytes``.
-        text: As the user wrote it.
-    """
-
-    per_s: float
-    unit: str
-    text: str
-
-
 def parse_rate(text: str) -> Rate:
-    """Parse ``100kHz``, ``5000``, ``2.5e5/s``, ``1M`` (events/s) or ``2GB/s``, ``500MiB/s`` (bytes/s).
+    """Parse a replay rate: ``100kHz``, ``5000`` (events/s), ``5k events/s``, ``2GB/s``, ``500MiB/s`` (bytes/s).
+
+    The grammar of :func:`trigger.units.parse_rate`, where a bare number is
+    an event rate (``--rate 5000``).
 
     Raises:
         ConfigError: If the text is not a positive rate, with examples.
     """
-    examples = "e.g. 100kHz, 5000 (events/s), 2GB/s or 500MiB/s (bytes/s)"
-    compact = "".join(str(text).split()).lower()
-    per_second = compact.endswith("/s")
-    compact = compact.removesuffix("/s")
-    for word in ("events", "event", "evt", "ev"):  # "5k events/s" is an event rate
-        if compact.endswith(word):
-            compact = compact.removesuffix(word)
-            break
-    m = _NUMBER.match(compact)
-    if not m:
-        raise ConfigError(f"rate {text!r}: expected a number and a unit, {examples}")
-    value, unit = float(m.group(1)), m.group(2)
-    if unit in _BYTE_UNITS:
-        if not per_second:
-            raise ConfigError(f"rate {text!r}: a byte rate needs '/s' ({m.group(2).upper()}/s); {examples}")
-        per_s, kind = value * _BYTE_UNITS[unit], "bytes"
-    elif unit in _EVENT_UNITS:
-        per_s, kind = value * _EVENT_UNITS[unit], "events"
-    else:
-        raise ConfigError(f"rate {text!r}: unknown unit {m.group(2)!r}; {examples}")
-    if not np.isfinite(per_s) or per_s <= 0:
-        raise ConfigError(f"rate {text!r}: must be above 0; {examples}")
-    return Rate(per_s, kind, str(text).strip())
+    return _parse_rate(text, what="rate", bare_number_is_events=True)
 
 
 class Pacer:

@@ -11,7 +11,7 @@ from trigger.plan.profile import MeasuredFigures, load_figures
 from trigger.plan.render import render_plan
 from trigger.plan.spec import NodeProfile, Requirement
 from trigger.plan.units import (
-    InputRate,
+    Rate,
     parse_accept,
     parse_bytes,
     parse_duration,
@@ -22,9 +22,9 @@ __all__ = [
     "CapacityPlanner",
     "Demand",
     "FarmPlan",
-    "InputRate",
     "MeasuredFigures",
     "NodeProfile",
+    "Rate",
     "Requirement",
     "load_figures",
     "parse_accept",
