@@ -12,7 +12,6 @@ acknowledgement. Event data never goes through the driver.
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import time
@@ -25,7 +24,7 @@ import pyarrow as pa
 
 from trigger.engine.outcome import BatchOutcome
 from trigger.io.quarantine import QuarantineRecord
-from trigger.runtime.heap import keep_heap_warm
+from trigger.runtime.heap import freeze_startup_objects, keep_heap_warm
 from trigger.runtime.ray.messages import BatchMeta, FilterResult, safe_name
 from trigger.runtime.ray.transport import pack, unpack
 
@@ -68,11 +67,6 @@ class FilterActor:
         self.engine = engine_factory()
         self.sinks = list(sinks)
         self._warm_up()
-        # Everything built so far (modules, the engine, the models) lives as long as the actor: a
-        # full collection walked it all and paused this actor's decisions ~50-60 ms, a latency
-        # spike. Frozen, later collections only walk what the batches allocate.
-        gc.collect()
-        gc.freeze()
         self.batches = 0
         self.busy_s = 0.0
 
@@ -95,9 +89,15 @@ class FilterActor:
         return unpack(packed).num_rows
 
     def ready(self) -> dict[str, Any]:
-        """Who and where this actor is (resolves once the engine is built)."""
+        """Who and where this actor is (resolves once the engine is built).
+
+        Called once by the pool in the actor's own process, which then freezes
+        what it built (:func:`~trigger.runtime.heap.freeze_startup_objects`): a
+        full collection during a run paused decisions 50-60 ms.
+        """
         import ray
 
+        freeze_startup_objects()
         return {"filter_id": self.filter_id, "pid": os.getpid(), "node_id": ray.get_runtime_context().get_node_id(),
                 "path_names": list(self.engine.path_names)}
 

@@ -35,6 +35,7 @@ from trigger.io.batch import Shard
 from trigger.io.pacer import Rate
 from trigger.io.quarantine import QuarantineRecord
 from trigger.io.sources import open_source
+from trigger.runtime.heap import freeze_startup_objects
 from trigger.runtime.ray.credits import CreditPool
 from trigger.runtime.ray.messages import (
     BACKFILL,
@@ -109,6 +110,7 @@ class SourceActor:
             probe = ray.put(pack(make_batch([{}])))
             warm = [self.credits.handle(fid).warm.remote(probe) for fid in self.credits.limits]
             await asyncio.gather(*warm, return_exceptions=True)  # a filter lost here is handled on first use
+            freeze_startup_objects()  # as the filters do: a full collection must not pause dispatching
             self.main = asyncio.get_running_loop().create_task(self._run())
 
     async def poll(self) -> SourceReport:
