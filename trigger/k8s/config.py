@@ -130,7 +130,7 @@ class DeployConfig:
     replay_cpus_per_filter: float = 2.0
     replay_gpus_per_filter: float = 0.0
     replay_batch_size: int = 65_536
-    replay_credits: int = 2
+    replay_credits: int = 3
     kuberay_namespace: str = "kuberay-system"
     gcs_fault_tolerance: bool = False
     redis_secret: str = "trigger-redis"
