@@ -59,7 +59,7 @@ def stages(results: dict[str, Any], path: Path) -> Path | None:
     fig, ax = _figure(7.5, 0.35 * len(bars) + 1.2)
     ax.barh([b[0] for b in bars][::-1], [b[1] for b in bars][::-1], color=[b[2] for b in bars][::-1])
     ax.set_xscale("log")
-    ax.set_xlabel("events/s (one core unless named 2core)")
+    ax.set_xlabel("events/s (one core unless named 2core: threads, 2proc: processes)")
     ax.set_title("Throughput per stage, end to end, and peers")
     return _save(fig, path)
 

@@ -11,7 +11,9 @@ Prints and writes ``bench/results/replay.json``:
 - "back to back": 1 / sum(1/rate) of the stages, the rate a single thread
   doing one stage after the other would reach;
 - end to end (``LocalReplay``) pinned to one core and to two cores, from IPC
-  and from Parquet, median of ``--repeats`` runs with min/max;
+  and from Parquet, median of ``--repeats`` runs with min/max; on two cores
+  both as engine threads (``2core``) and as engine processes (``2proc``,
+  ``trigger replay --processes 2``);
 - the strawman (a per-event Python loop over ``to_pylist()``, see
   :mod:`bench.strawman`) on a sample, after checking its path counts equal
   the engine's on the same events.
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from trigger.cli.replay import load_engine
+from trigger.engine.spec import EngineSpec
 from trigger.features.frame import FeatureFrame
 from trigger.io.dataset import write_dataset
 from trigger.io.generator import GeneratorConfig
@@ -104,14 +107,15 @@ def stages(files: dict[str, Path]) -> dict[str, float]:
     return t
 
 
-def end_to_end(path: Path, *, workers: int) -> tuple[float, dict[str, Any]]:
-    """One LocalReplay run; returns (events/s, summary)."""
+def end_to_end(path: Path, *, workers: int, processes: int = 1) -> tuple[float, dict[str, Any]]:
+    """One LocalReplay run (``workers`` engine threads, or ``processes`` engine processes); returns (events/s, summary)."""
     engine, name = load_engine(None)
     out = Path(tempfile.mkdtemp(prefix="trigger-bench-"))
     try:
         t0 = time.perf_counter()
-        summary = LocalReplay(engine, out, config=ReplayConfig(batch_size=BATCH, workers=workers, progress=False),
-                              menu_name=name).run([str(path)])
+        config = ReplayConfig(batch_size=BATCH, workers=workers, processes=processes, progress=False)
+        summary = LocalReplay(engine, out, config=config, menu_name=name,
+                              engine_spec=EngineSpec.from_menu(None)).run([str(path)])
         rate = summary["events_in"] / (time.perf_counter() - t0)
     finally:
         shutil.rmtree(out)
@@ -161,6 +165,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for fmt in ("ipc", "parquet"):
             rates = [end_to_end(files[fmt], workers=cores)[0] for _ in range(args.repeats)]
             e2e[f"{fmt}_{cores}core"] = {"median": statistics.median(rates), "min": min(rates), "max": max(rates)}
+            if cores > 1:  # the same cores as engine processes (trigger replay --processes N)
+                rates = [end_to_end(files[fmt], workers=1, processes=cores)[0] for _ in range(args.repeats)]
+                e2e[f"{fmt}_{cores}proc"] = {"median": statistics.median(rates), "min": min(rates), "max": max(rates)}
     _pin(1)
     straw = strawman(files["ipc"], args.strawman_events)
     _pin(all_cores)
@@ -171,12 +178,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ratios[f"{fmt}_1core_vs_back_to_back"] = one / back_to_back[fmt]
         if f"{fmt}_2core" in e2e:
             ratios[f"{fmt}_2core_vs_1core"] = e2e[f"{fmt}_2core"]["median"] / one
+            ratios[f"{fmt}_2proc_vs_1core"] = e2e[f"{fmt}_2proc"]["median"] / one
         ratios[f"{fmt}_1core_vs_strawman"] = one / straw["events_per_s"]
     result = {
         "events": n, "batch_size": BATCH, "raw_bytes_per_event": args.raw_bytes, "repeats": args.repeats,
         "stage_seconds": stage_s, "stage_events_per_s": stage_rate, "back_to_back_events_per_s": back_to_back,
         "end_to_end_events_per_s": e2e, "strawman": straw, "ratios": ratios,
-        "goals": {"1core_vs_back_to_back": 0.9, "2core_vs_1core": 1.8, "1core_vs_strawman": 50},
+        "goals": {"1core_vs_back_to_back": 0.9, "2core_vs_1core": 1.8, "2proc_vs_1core": 1.8, "1core_vs_strawman": 50},
     }
     path = write_results("replay", result, **({"out_dir": args.out} if args.out else {}))
     print(f"machine: {environment()['cpu']}, {all_cores} cores usable")

@@ -18,6 +18,9 @@ def test_replay_benchmark_writes_well_formed_results(tmp_path: Path) -> None:
     assert set(r["stage_events_per_s"]) == {"read_ipc", "read_parquet", "validate", "features", "decisions", "write"}
     assert all(v > 0 for v in r["stage_events_per_s"].values())
     assert {"ipc_1core", "parquet_1core"} <= set(r["end_to_end_events_per_s"])
+    if len(cores) > 1:  # threads and engine processes on two cores, each with its ratio
+        assert {"ipc_2core", "ipc_2proc", "parquet_2proc"} <= set(r["end_to_end_events_per_s"])
+        assert r["ratios"]["ipc_2proc_vs_1core"] > 0
     for v in r["end_to_end_events_per_s"].values():
         assert v["min"] <= v["median"] <= v["max"]
     assert r["strawman"]["agrees_with_engine"] is True and r["strawman"]["events"] == 400

@@ -29,6 +29,10 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--batch-size", type=int, default=65_536, help="events per batch (default 65536)")
     p.add_argument("--workers", type=int, default=None, help="engine threads (default: all cores)")
+    p.add_argument("--processes", type=int, default=1, metavar="N",
+                   help="engine processes, this one included (default 1: engine threads instead); above 1, "
+                   "each decides whole shards and writes its own parts: scales with cores where threads "
+                   "contend for the GIL. Not with --rate")
     p.add_argument("--queue-depth", type=int, default=4, help="batches buffered between stages")
     p.add_argument("--max-rows-per-file", type=int, default=1_000_000, help="roll output parts after N rows")
     p.add_argument("--generate", type=int, default=DEFAULT_GENERATED_EVENTS, metavar="N",
@@ -60,6 +64,7 @@ def pacing_line(pacing: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     """Run the replay; exit 3 when anything was quarantined."""
     from trigger.cli.report import exit_status, print_incident, print_summary
+    from trigger.engine.spec import EngineSpec
     from trigger.runtime.local import LocalReplay, ReplayConfig
 
     engine, menu_name = load_engine(args.menu)
@@ -75,9 +80,10 @@ def run(args: argparse.Namespace) -> int:
     kwargs = {} if args.workers is None else {"workers": args.workers}
     config = ReplayConfig(batch_size=args.batch_size, queue_depth=args.queue_depth,
                           max_rows_per_file=args.max_rows_per_file, progress=not args.no_progress,
-                          rate=getattr(args, "rate", None), **kwargs)
+                          rate=getattr(args, "rate", None), processes=args.processes, **kwargs)
+    spec = EngineSpec.from_menu(args.menu) if config.processes > 1 else None
     replay = LocalReplay(engine, Path(args.out), config=config, menu_name=menu_name, on_incident=print_incident,
-                         mapping=getattr(args, "mapping", None), on_note=_print_note)
+                         mapping=getattr(args, "mapping", None), on_note=_print_note, engine_spec=spec)
     summary = replay.run(files)
     print_summary(summary, out_dir=args.out)
     if "pacing" in summary:

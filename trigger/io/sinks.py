@@ -1,6 +1,7 @@
 """Sinks: kept events per stream as Parquet, with atomic commits.
 
-Each stream writes ``DIR/<stream>/part-NNNNN.parquet``. A part is written as
+Each stream writes ``DIR/<stream>/part-NNNNN.parquet`` (``part-p<k>-NNNNN.parquet``
+when engine processes write side by side). A part is written as
 ``part-NNNNN.parquet.tmp`` and renamed when it is complete (``os.replace`` is
 atomic on POSIX), so a reader never sees a half-written file and a crashed run
 leaves only ``.tmp`` files, which the next run removes.
@@ -49,14 +50,17 @@ class ParquetStreamSink:
         compression: Parquet codec.
         row_group_rows: Buffer kept events until a row group has this many rows...
         row_group_bytes: ...or this many bytes (bounds memory with large raw payloads).
+        prefix: Names parts ``part-<prefix>NNNNN.parquet``: several writers (engine
+            processes) can share a directory, each removing only its own stale parts.
     """
 
     def __init__(self, directory: Path, *, max_rows_per_file: int = 1_000_000, compression: str = "zstd",
-                 row_group_rows: int = 16_384, row_group_bytes: int = 64 << 20) -> None:
+                 row_group_rows: int = 16_384, row_group_bytes: int = 64 << 20, prefix: str = "") -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        for stale in self.directory.glob("*.parquet.tmp"):
-            stale.unlink()
+        self.prefix = prefix
+        for stale in self.directory.glob(f"part-{prefix}*.parquet.tmp"):
+            stale.unlink(missing_ok=True)
         self.max_rows_per_file = max_rows_per_file
         self.compression = compression
         self.row_group_rows = max(1, row_group_rows)
@@ -68,7 +72,7 @@ class ParquetStreamSink:
         self._writer: pq.ParquetWriter | None = None
         self._tmp: Path | None = None
         self._rows_in_part = 0
-        self._part = len(list(self.directory.glob("part-*.parquet")))
+        self._part = len(list(self.directory.glob(f"part-{prefix}*.parquet")))
         self.rows_written = 0
         self.bytes_written = 0
         self.files: list[Path] = []
@@ -96,7 +100,7 @@ class ParquetStreamSink:
             return
         schema = self._pending[0].schema
         if self._writer is None:
-            self._tmp = self.directory / f"part-{self._part:05d}.parquet.tmp"
+            self._tmp = self.directory / f"part-{self.prefix}{self._part:05d}.parquet.tmp"
             self._writer = pq.ParquetWriter(self._tmp, schema, compression=self.compression,
                                             **parquet_encoding(schema))
         self._writer.write_table(pa.Table.from_batches(self._pending, schema=schema), row_group_size=self._pending_rows)
@@ -126,18 +130,21 @@ class StreamSinks:
     Args:
         out_dir: The run's output directory.
         max_rows_per_file: Passed to each stream's sink.
+        prefix: Passed to each stream's sink (one per writer sharing ``out_dir``).
     """
 
-    def __init__(self, out_dir: Path, *, max_rows_per_file: int = 1_000_000) -> None:
+    def __init__(self, out_dir: Path, *, max_rows_per_file: int = 1_000_000, prefix: str = "") -> None:
         self.out_dir = Path(out_dir)
         self.max_rows_per_file = max_rows_per_file
+        self.prefix = prefix
         self.sinks: dict[str, ParquetStreamSink] = {}
 
     def write(self, stream: str, batch: pa.RecordBatch) -> None:
         """Append kept events to ``stream``."""
         sink = self.sinks.get(stream)
         if sink is None:
-            sink = ParquetStreamSink(self.out_dir / stream, max_rows_per_file=self.max_rows_per_file)
+            sink = ParquetStreamSink(self.out_dir / stream, max_rows_per_file=self.max_rows_per_file,
+                                     prefix=self.prefix)
             self.sinks[stream] = sink
         sink.write(batch)
 

@@ -18,12 +18,13 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from trigger.engine import Engine
+from trigger.engine.spec import EngineSpec
 from trigger.errors import ConfigError, InputError
 from trigger.io.batch import EventBatch, Shard
 from trigger.io.files import expand_inputs
@@ -32,7 +33,9 @@ from trigger.io.pacer import Pacer, parse_rate
 from trigger.io.quarantine import QuarantineRecord
 from trigger.io.sources import Source, open_source
 from trigger.runtime.heap import keep_heap_warm
+from trigger.runtime.multiproc import replay_in_processes
 from trigger.runtime.progress import ProgressReporter
+from trigger.runtime.reading import iter_batches
 from trigger.runtime.recorder import RunRecorder
 
 __all__ = ["LocalReplay", "ReplayConfig", "iter_batches"]
@@ -46,7 +49,12 @@ class ReplayConfig:
 
     Attributes:
         batch_size: Events per batch (at most).
-        workers: Engine threads.
+        workers: Engine threads (with ``processes`` 1).
+        processes: Engine processes; above 1, each decides whole shards in its own
+            interpreter and writes its own parts (:mod:`trigger.runtime.multiproc`),
+            this process counting as one. Not with ``rate``.
+        start_method: How engine processes start: ``auto`` (fork unless ONNX
+            Runtime is loaded), ``fork``, ``spawn``, ``forkserver``.
         queue_depth: Batches buffered between stages.
         max_rows_per_file: Roll output parts after this many rows.
         progress: Show live progress.
@@ -58,6 +66,8 @@ class ReplayConfig:
 
     batch_size: int = 65_536
     workers: int = max(1, os.cpu_count() or 1)
+    processes: int = 1
+    start_method: str = "auto"
     queue_depth: int = 4
     max_rows_per_file: int = 1_000_000
     progress: bool = True
@@ -70,39 +80,14 @@ class ReplayConfig:
         return 2 * self.queue_depth + self.workers
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "workers", "queue_depth", "max_rows_per_file"):
+        for name in ("batch_size", "workers", "processes", "queue_depth", "max_rows_per_file"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.rate is not None:
             parse_rate(self.rate)  # refuse a bad rate before any file is opened
-
-
-def iter_batches(
-    sources: list[Source],
-    shards: dict[int, list[Shard]],
-    *,
-    batch_size: int,
-    on_unreadable: Callable[[Shard, int, str, InputError], None],
-) -> Iterator[EventBatch]:
-    """Read every shard of every source as :class:`EventBatch` envelopes.
-
-    A shard that fails part-way has its unread rows reported to
-    ``on_unreadable`` (so they are counted as quarantined) and reading goes on
-    with the next shard.
-    """
-    for idx, source in enumerate(sources):
-        for shard in shards.get(idx, []):
-            row = shard.row_start
-            try:
-                for data in source.read(shard, batch_size=batch_size):
-                    stop = row + data.num_rows
-                    yield EventBatch(f"{idx}:{row}", source.path, row, stop, data, time.time_ns())
-                    row = stop
-                if row != shard.row_stop:
-                    raise InputError(f"shard ended at row {row}, expected {shard.row_stop}", source=source.path)
-            except InputError as err:
-                if row < shard.row_stop:
-                    on_unreadable(shard, row, f"{idx}:{row}", err)
+            if self.processes > 1:
+                raise ConfigError(f"a paced replay (rate {self.rate}) runs in one process: its schedule is one "
+                                  f"clock; use processes=1 (--processes 1), got {self.processes}")
 
 
 def _put(q: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
@@ -130,6 +115,9 @@ class LocalReplay:
             path); None: chosen per file where needed (ROOT, other layouts).
         on_note: Called with each note about an input ("mapping X chosen
             automatically", "N repeated rows dropped") as it is made.
+        engine_spec: How engine processes build their engine (the menu the
+            engine came from); needed when ``config.processes`` > 1 and the
+            processes are spawned (see :func:`~trigger.runtime.multiproc.choose_start_method`).
 
     Raises:
         ConfigError: If ``mapping`` names no mapping or is invalid.
@@ -145,7 +133,9 @@ class LocalReplay:
         on_incident: Callable[[QuarantineRecord], None] | None = None,
         mapping: EventMapping | str | Path | None = None,
         on_note: Callable[[str], None] | None = None,
+        engine_spec: EngineSpec | None = None,
     ) -> None:
+        self.engine_spec = engine_spec
         self.engine = engine
         self.out_dir = Path(out_dir)
         self.config = config
@@ -189,6 +179,24 @@ class LocalReplay:
         pacer = Pacer(parse_rate(cfg.rate)) if cfg.rate else None
         all_shards = [s for ss in shards.values() for s in ss]
         progress = ProgressReporter(total_events=sum(s.num_rows for s in all_shards), enabled=cfg.progress)
+        extra: dict[str, Any] = {
+            "runtime": "local",
+            "config": asdict(cfg),
+            "inputs": expanded.files,
+            "duplicate_inputs": expanded.duplicates,
+            "input_notes": notes,
+        }
+        if cfg.processes > 1:
+            try:
+                details = replay_in_processes(
+                    processes=cfg.processes, engine=self.engine, engine_spec=self.engine_spec, sources=sources,
+                    shards=shards, recorder=rec, progress=progress, on_incident=self.on_incident,
+                    batch_size=cfg.batch_size, max_rows_per_file=cfg.max_rows_per_file, mapping=self.mapping,
+                    tune_heap=cfg.tune_heap, start_method=cfg.start_method)
+            finally:
+                progress.close()
+            rec.add_bytes_written(details.pop("bytes_written"))
+            return rec.close(shards=all_shards, extra={**extra, "engine_processes": details})
 
         in_q: queue.Queue[Any] = queue.Queue(maxsize=cfg.queue_depth)
         out_q: queue.Queue[Any] = queue.Queue(maxsize=cfg.queue_depth + cfg.workers)
@@ -264,13 +272,6 @@ class LocalReplay:
             t.join(timeout=60)
         if failures:
             raise failures[0]
-        extra: dict[str, Any] = {
-            "runtime": "local",
-            "config": asdict(cfg),
-            "inputs": expanded.files,
-            "duplicate_inputs": expanded.duplicates,
-            "input_notes": notes,
-        }
         if pacer is not None:
             extra["pacing"] = pacer.summary()
         return rec.close(shards=all_shards, extra=extra)

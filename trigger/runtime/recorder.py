@@ -26,6 +26,7 @@ from trigger.io.quarantine import QuarantineLog, QuarantineRecord
 from trigger.io.sinks import StreamSinks
 from trigger.runtime.latency import LatencyHistogram
 from trigger.runtime.ledger import Ledger, LedgerRecord
+from trigger.runtime.report import BatchReport, report_of
 
 __all__ = ["RunRecorder", "peak_rss_bytes"]
 
@@ -61,49 +62,47 @@ class RunRecorder:
         self.bytes_in = 0
         self.batches = 0
         self.files_failed: list[str] = []
+        self._bytes_written_elsewhere = 0
         self._t0 = time.perf_counter()
 
     def record(self, batch: EventBatch, outcome: BatchOutcome, *, decided_ns: int) -> list[QuarantineRecord]:
-        """Write one batch's outputs, then its ledger record (the acknowledgement).
+        """Write one batch's outputs, then book it (its ledger record is the acknowledgement).
 
         Returns:
             The quarantine records it produced (to print).
         """
         for stream, kept in outcome.streams.items():
             self.sinks.write(stream, kept)
-            self.stream_counts[stream] = self.stream_counts.get(stream, 0) + kept.num_rows
+        return self.record_report(report_of(batch, outcome, decided_ns=decided_ns))
+
+    def record_report(self, report: BatchReport) -> list[QuarantineRecord]:
+        """Book one batch whose kept rows are already written: quarantine, ledger, counts, latency.
+
+        Returns:
+            The quarantine records it produced (to print).
+        """
         incidents = []
-        if outcome.error is not None:
-            err = outcome.error
-            incidents.append(self.quarantine.add(
-                QuarantineRecord(batch.source, batch.batch_id, batch.row_start, batch.row_stop, outcome.n_quarantined,
-                                 getattr(err, "column", None), getattr(err, "reason", str(err))),
-                rows=batch.data,
-            ))
-        elif outcome.n_quarantined:
-            first = outcome.violations[0]
-            reason = "; ".join(f"{v.column}: {v.reason} ({len(v.rows)} events)" for v in outcome.violations)
-            rows = sorted({int(r) for v in outcome.violations for r in v.rows[:20]})[:20]
-            incidents.append(self.quarantine.add(
-                QuarantineRecord(batch.source, batch.batch_id, batch.row_start, batch.row_stop,
-                                 outcome.n_quarantined, first.column, reason, rows),
-                rows=outcome.quarantined,
-            ))
+        if report.incident is not None:
+            incidents.append(self.quarantine.add(report.incident, rows=report.incident_rows))
+        for stream, n in report.streams.items():
+            self.stream_counts[stream] = self.stream_counts.get(stream, 0) + n
         self.ledger.append(LedgerRecord(
-            batch.batch_id, batch.source, batch.row_start, batch.row_stop, outcome.n_in, outcome.n_kept,
-            outcome.n_rejected, outcome.n_quarantined,
-            {s: b.num_rows for s, b in outcome.streams.items()},
-            None if outcome.error is None else str(outcome.error),
+            report.batch_id, report.source, report.row_start, report.row_stop, report.n_in, report.n_kept,
+            report.n_rejected, report.n_quarantined, dict(report.streams), report.error,
         ))
-        self.events_in += outcome.n_in
-        self.kept += outcome.n_kept
-        self.rejected += outcome.n_rejected
-        self.quarantined += outcome.n_quarantined
-        self.path_counts += outcome.path_counts
-        self.bytes_in += batch.data.nbytes
+        self.events_in += report.n_in
+        self.kept += report.n_kept
+        self.rejected += report.n_rejected
+        self.quarantined += report.n_quarantined
+        self.path_counts += report.path_counts
+        self.bytes_in += report.nbytes
         self.batches += 1
-        self.latency.add(max(decided_ns - batch.emitted_ns, 0) / 1e9, weight=outcome.n_in)
+        self.latency.add(max(report.decided_ns - report.emitted_ns, 0) / 1e9, weight=report.n_in)
         return incidents
+
+    def add_bytes_written(self, n_bytes: int) -> None:
+        """Count parts that other writers of the run (engine processes) committed."""
+        self._bytes_written_elsewhere += n_bytes
 
     def record_unreadable(self, shard: Shard, *, row_start: int, batch_id: str, error: InputError) -> QuarantineRecord:
         """Quarantine rows of a shard that could not be read (the count is known ahead)."""
@@ -150,7 +149,7 @@ class RunRecorder:
             "throughput_events_per_s": round(self.events_in / wall_s, 1) if wall_s else 0.0,
             "throughput_mb_per_s": round(self.bytes_in / wall_s / 1e6, 2) if wall_s else 0.0,
             "bytes_in": self.bytes_in,
-            "bytes_written": self.sinks.bytes_written,
+            "bytes_written": self.sinks.bytes_written + self._bytes_written_elsewhere,
             "latency_ms": self.latency.summary_ms(),
             "peak_rss_bytes": peak_rss_bytes(),
             "files_failed": self.files_failed,

@@ -27,6 +27,7 @@ from trigger.io.quarantine import QuarantineRecord
 from trigger.runtime.heap import freeze_startup_objects, keep_heap_warm
 from trigger.runtime.ray.messages import BatchMeta, FilterResult, safe_name
 from trigger.runtime.ray.transport import pack, unpack
+from trigger.runtime.report import incident_of as outcome_incident
 
 __all__ = ["FilterActor", "incident_of"]
 
@@ -35,20 +36,12 @@ def incident_of(meta: BatchMeta, outcome: BatchOutcome) -> tuple[QuarantineRecor
     """The quarantine record and bad rows of an outcome (as the local recorder logs them).
 
     Returns:
-        ``(record, rows)``; ``(None, None)`` when nothing was quarantined.
+        ``(record, rows)``; ``(None, None)`` when nothing was quarantined; rows are
+        None for a refused batch (the caller passes the whole batch).
     """
-    if outcome.error is not None:
-        err = outcome.error
-        record = QuarantineRecord(meta.source, meta.batch_id, meta.row_start, meta.row_stop, outcome.n_quarantined,
-                                  getattr(err, "column", None), getattr(err, "reason", str(err)))
-        return record, None  # the caller passes the whole batch as rows
-    if not outcome.n_quarantined:
-        return None, None
-    first = outcome.violations[0]
-    reason = "; ".join(f"{v.column}: {v.reason} ({len(v.rows)} events)" for v in outcome.violations)
-    rows = sorted({int(r) for v in outcome.violations for r in v.rows[:20]})[:20]
-    record = QuarantineRecord(meta.source, meta.batch_id, meta.row_start, meta.row_stop,
-                              outcome.n_quarantined, first.column, reason, rows)
+    record = outcome_incident(meta.batch_id, meta.source, meta.row_start, meta.row_stop, outcome)
+    if record is None or outcome.error is not None:
+        return record, None
     return record, outcome.quarantined
 
 
