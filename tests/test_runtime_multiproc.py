@@ -30,7 +30,7 @@ KEY = ["run", "luminosity_block", "event"]
 def dataset(tmp_path_factory):
     out = tmp_path_factory.mktemp("gen")
     files = write_dataset(N_EVENTS, out, config=GeneratorConfig(seed=12, raw_bytes_per_event=32),
-                          formats=("parquet", "ipc"), row_group_size=4096)
+                          formats=("parquet", "ipc"), batch_size=4096, row_group_size=4096)
     return {p.suffix: str(p) for p in files}
 
 
@@ -75,7 +75,9 @@ def test_bad_input_is_quarantined_by_the_worker_that_reads_it(dataset, tmp_path)
                         tmp_path / "bad_events.parquet")
     wrong = write_parquet([make_batch([{}, {}]).drop_columns(["photons"])], tmp_path / "wrong_schema.parquet")
     out = tmp_path / "out"
-    summary = _replay([str(bad), dataset[".arrow"], str(wrong)], out, batch_size=8192, processes=2)
+    # auto: forked here, spawned once another test has loaded onnxruntime (hence the spec)
+    summary = _replay([str(bad), dataset[".arrow"], str(wrong)], out, batch_size=8192, processes=2,
+                      spec=EngineSpec.from_menu(None))
     assert summary["events_in"] == N_EVENTS + 3 + 2 and summary["events_quarantined"] == 2 + 2
     lines = {Path(x["source"]).name: x for x in map(json.loads, (out / "quarantine.jsonl").read_text().splitlines())}
     assert lines["bad_events.parquet"]["column"] == "met_pt" and lines["bad_events.parquet"]["rows"] == [1, 2]

@@ -119,9 +119,11 @@ class Engine:
 
         streams: dict[str, pa.RecordBatch] = {}
         for stream, idx in self.menu.streams.items():
-            mask = bits[:, idx].any(axis=1)
-            if mask.any():
-                streams[stream] = self._with_bits(batch.filter(pa.array(mask)), bits[mask])
+            rows = np.flatnonzero(bits[:, idx].any(axis=1))
+            if rows.size:
+                # A take of the kept rows' indices: a stream keeps a few percent of the batch,
+                # and gathering by index skips the mask scan filter() makes on every column.
+                streams[stream] = self._with_bits(batch.take(pa.array(rows)), bits[rows])
 
         quarantined = None
         if report.n_bad:

@@ -120,13 +120,13 @@ class CollectionView:
             float64 array, one value per event.
         """
         values = self.field(name)
-        present = self.counts > k
         if values.size == 0:
             return np.full(self.n_events, fill, dtype=np.float64)
-        # A gather with clipped indices plus a select: about 2x faster than
-        # boolean-mask indexing, and every event is handled the same way.
-        idx = np.minimum(self.offsets[:-1] + k, values.size - 1)
-        return np.where(present, values.take(idx), fill).astype(np.float64, copy=False)
+        # A gather with clipped indices plus a select into float64: three passes over the
+        # events (the fill as a float64 scalar makes the select widen, no separate cast);
+        # about 2x faster than boolean-mask indexing, and every event is handled alike.
+        starts = self.offsets[:-1] if k == 0 else self.offsets[:-1] + k
+        return np.where(self.counts > k, values.take(starts, mode="clip"), np.float64(fill))
 
 
 class FeatureFrame:

@@ -162,6 +162,11 @@ def replay_in_processes(
         for child in children:
             child.join(timeout=30)
         local.join(timeout=30)  # it stops after its current batch
+        if len(done) < processes:
+            # A child killed while writing to a queue leaves that queue's lock taken forever:
+            # our feeder threads would block on it, and the interpreter joins them at exit.
+            tasks.cancel_join_thread()
+            results.cancel_join_thread()
         tasks.close()
         results.close()
     workers = [{"index": i, "ready_s": ready_s.get(i), "batches": batches[i]} for i in range(processes)]
