@@ -82,6 +82,21 @@ def test_outputs_mean_what_the_cards_say(scorers):
     assert ((p >= 0) & (p <= 1)).all()
 
 
+def test_the_anomaly_path_fires_on_an_extreme_jet_but_not_on_the_same_event_without_it(scorers):
+    # The score weighs jets only beyond their 99.9% residual on the training background:
+    # busy events cost no rate, a jet the standard model never makes still counts.
+    from trigger.menu import default_menu_path, load_menu
+
+    path = next(p for p in load_menu(default_menu_path().with_name("anomaly.yaml")).paths
+                if p.name == "HLT_Anomaly_AE")
+    threshold = float(path.cuts[0].split(">")[1])
+    dijet = {"jets": [{"pt": 220.0, "eta": 0.3, "phi": 0.2}, {"pt": 200.0, "eta": -0.5, "phi": -2.9}],
+             "met_pt": 12.0, "met_phi": 1.0}
+    tev = {**dijet, "jets": [{"pt": 1000.0, "eta": 0.1, "phi": 1.5}, *dijet["jets"]]}
+    ae = scorers["anomaly_ae"].score(FeatureFrame(make_batch([dijet, tev])), np.ones(2, dtype=bool))
+    assert ae[0] < threshold < ae[1]
+
+
 def test_object_tensor_merges_by_pt_with_a_collection_one_hot():
     batch = make_batch([{"muons": [{"pt": 50.0, "eta": 1.0, "phi": 0.5}],
                          "jets": [{"pt": 100.0, "eta": -1.0, "phi": 2.0, "btag": 0.9}]}, {}])

@@ -25,7 +25,7 @@ from trigger.models_train import cards
 from trigger.models_train.data import SM_MIX, make_sample, seed_for
 from trigger.models_train.evaluate import evaluate
 from trigger.models_train.fit import OPSET, deterministic, export_onnx, predict, train
-from trigger.models_train.nets import Autoencoder, DeepSets
+from trigger.models_train.nets import AnomalyScore, Autoencoder, DeepSets, transverse_features
 
 __all__ = ["RECIPES", "Recipe", "train_model"]
 
@@ -67,24 +67,32 @@ RECIPES: dict[str, Recipe] = {
         train_mix=SM_MIX, background_mix=SM_MIX,
         background_description="standard-model mix: multijet 90%, zmumu/wenu/ttbar 3% each",
         signals=("exotic",), primary_signal="exotic", background_components=("multijet", "zmumu", "wenu", "ttbar"),
-        n_train=200_000, epochs=10,
+        n_train=1_000_000, epochs=10,
         input_description="MET (pt, 0, phi), the 4 leading e/gamma (electrons and photons merged by pt), "
                           "4 muons and 10 jets, each (pt, eta, phi); zeros where absent. Names in "
                           "trigger.features.L1_INPUT_NAMES.",
-        units="pt in GeV, eta dimensionless, phi in rad. Inside the graph every input is standardized "
+        units="pt in GeV, eta dimensionless, phi in rad. Inside the graph each object becomes (pt, eta, px, py) "
+              "(cos and sin as exact-rounding polynomials), and every one of the 76 features is standardized "
               "((x - mean) / std, constants from the training sample, std floored at 0.05).",
-        output_description="Mean squared reconstruction error of the 57 standardized inputs; higher is more "
-                           "anomalous.",
-        architecture="dense autoencoder 57-32-8-32-57, ReLU, standardization in-graph",
+        output_description="Mean squared reconstruction error of the standardized pt, px, py of MET, e/gamma and "
+                           "muons, plus 0.1 x the mean excess of the jet pt, px, py errors over their 99.9% quantile "
+                           "on the training background; higher is more anomalous.",
+        architecture="dense autoencoder 76-32-8-32-76 on per-object (pt, eta, px, py), ReLU, standardization and "
+                     "the score in-graph",
         extra={"path_seed": "lep1_pt > 40 or met > 100 or ht > 500", "notes": (
-            "The exotic signal is four hard leptons: a single leading-lepton pt cut keeps it whenever one "
-            "lepton is in acceptance. The autoencoder, trained on the standard-model stream, spends much of "
-            "its background budget on ttbar (a rare, busy process it reconstructs poorly: see the share above "
-            "the threshold), so at 1% it keeps fewer exotic events than the lepton cut; at tighter rates "
-            "(0.03%) it keeps more. Variants tried on the same samples, none beating the cut at 1% (best "
-            "~97.9%): log1p(pt) scaling (~91-92%), latent 2/3/4/16, hidden 64, a bounded decoder, residuals "
-            "normalized per input, a balanced SM training mix, QCD-only training, and a hard-activity seed "
-            "before the autoencoder (the menu's HLT_Anomaly_AE path: row 'after seed' above).")}),
+            "The exotic signal is four hard leptons: a leading-lepton pt cut keeps it whenever a lepton is in "
+            "acceptance, and about 0.9% of exotic events have no lepton in the L1 input at all (they look like soft "
+            "multijet events). At 1% of the background the autoencoder alone ties that cut within statistics "
+            "(+-0.09%), the menu's path (seed, then the autoencoder) is level with it or just above, and at "
+            "tighter rates (0.1%) both beat it clearly. Chosen on a validation sample with other seeds than "
+            "this card's (background seed 1101, exotic 2601), among ~40 variants: (pt, eta, px, py) rather "
+            "than (pt, eta, phi) (+1.5 points at 1%); reconstructing jets and eta in the score spends the "
+            "budget on busy standard-model events (a linear jet weight of 0.01 costs ~1.1 points), so jets feed "
+            "the encoder and count in the score only beyond their 99.9% residual quantile; 1M training events. "
+            "Not better on validation: log1p(pt), latent 2-16, hidden 64, 20 epochs, 2M events, SM mixes "
+            "richer in ttbar/W/Z, per-feature residual normalization, momentum-imbalance inputs, the latent "
+            "norm in the score. A supervised classifier on the same lepton and MET inputs reaches 98.9% on "
+            "validation: the ceiling for a score that never saw the signal is close to the cut.")}),
     "ttbar_deepsets": Recipe(
         name="ttbar_deepsets", kind="classifier",
         summary="Event classifier (Deep Sets over up to 32 objects) separating top-quark pairs from QCD "
@@ -107,9 +115,31 @@ RECIPES: dict[str, Recipe] = {
 
 def _network(recipe: Recipe, x: np.ndarray) -> torch.nn.Module:
     if recipe.kind == "anomaly":
-        mean, std = x.mean(axis=0), np.maximum(x.std(axis=0), 0.05)
+        with torch.no_grad():
+            t = transverse_features(torch.from_numpy(x)).numpy()
+        mean, std = t.mean(axis=0), np.maximum(t.std(axis=0), 0.05)
         return Autoencoder(mean, std)
     return DeepSets(x.shape[2])
+
+
+def _exported(recipe: Recipe, model: torch.nn.Module, x: np.ndarray) -> torch.nn.Module:
+    """The module to export: the trained network itself, or for the autoencoder its :class:`AnomalyScore`."""
+    if recipe.kind != "anomaly":
+        return model
+    # The jet term's thresholds: 99.9% quantiles of the training background's residuals.
+    errors = predict(_Errors(model), x[:200_000])
+    return AnomalyScore(model, np.quantile(errors, 0.999, axis=0)).eval()
+
+
+class _Errors(torch.nn.Module):
+    """The autoencoder's per-feature errors as a module (for :func:`predict`)."""
+
+    def __init__(self, autoencoder: torch.nn.Module) -> None:
+        super().__init__()
+        self.autoencoder = autoencoder
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.autoencoder.errors(x)  # type: ignore[operator]
 
 
 def _loss(recipe: Recipe) -> Callable[[torch.nn.Module, torch.Tensor, torch.Tensor | None], torch.Tensor]:
@@ -153,6 +183,7 @@ def train_model(name: str, *, seed: int, out_dir: Path, card_dir: Path | None = 
                     learning_rate=recipe.learning_rate,
                     on_epoch=lambda e, v: log(f"{name}: epoch {e + 1}/{epochs} loss {v:.5f}"))
     wall_s = time.perf_counter() - start
+    model = _exported(recipe, model, data.x)
     meta = {"trigger.kind": recipe.kind, "trigger.input": recipe.builder.to_metadata(),
             "trigger.output": recipe.output_description, "trigger.train_seed": str(seed)}
     onnx_path = out_dir / f"{name}.onnx"
@@ -169,7 +200,11 @@ def train_model(name: str, *, seed: int, out_dir: Path, card_dir: Path | None = 
     metrics = evaluate(session.run, background, signals, background_components=recipe.background_components,
                        seed=recipe.extra.get("path_seed"))
     scores = metrics.pop("_scores")
-    parity = float(np.max(np.abs(predict(model, background.x[:20_000]) - scores["background"][:20_000])))
+    reference = predict(model, background.x[:20_000])
+    gap = np.abs(reference - scores["background"][:20_000])
+    parity = float(np.max(gap))
+    # Relative to the score (at least 1): anomaly scores reach ~1e3, where a float32 ulp is 6e-5.
+    parity_rel = float(np.max(gap / np.maximum(np.abs(reference), 1.0)))
     metrics["background"] = {"events": n_bkg, "seed": bkg_seed, "mix": recipe.background_mix,
                              "description": recipe.background_description}
     metrics["signal_seeds"] = {p: seed_for(seed, "signal", p) for p in recipe.signals}
@@ -195,6 +230,7 @@ def train_model(name: str, *, seed: int, out_dir: Path, card_dir: Path | None = 
         "primary_signal": recipe.primary_signal,
         "evaluation": metrics,
         "onnx_vs_torch_max_abs_diff": parity,
+        "onnx_vs_torch_max_rel_diff": parity_rel,
         **recipe.extra,
     }
     card["comparison"] = _comparison(card)
@@ -213,5 +249,11 @@ def _comparison(card: dict[str, Any]) -> str:
     best = max(ev["baselines"], key=lambda f: ev["baselines"][f]["efficiency"][sig][key])
     base = ev["baselines"][best]["efficiency"][sig][key]
     verdict = "beats" if model > base else "does not beat"
-    return (f"At 1% of the background, {card['name']} keeps {100 * model:.2f}% of {sig}; the best single-feature "
+    text = (f"At 1% of the background, {card['name']} keeps {100 * model:.2f}% of {sig}; the best single-feature "
             f"cut ({best}) keeps {100 * base:.2f}%: the model {verdict} it.")
+    seeded = ev.get("seeded_path")
+    if seeded is not None:
+        path = seeded["efficiency"][sig][key]
+        text += (f" The menu's path (seed `{seeded['seed']}`, then the model) keeps {100 * path:.2f}%: "
+                 f"{'above' if path > base else 'below'} the cut by {100 * abs(path - base):.2f} points.")
+    return text
