@@ -170,7 +170,9 @@ def throughput_section(spec: EngineSpec, ipc: list[str], parquet: list[str], wor
         "farm_vs_local": round(rfp / rlp, 3),
     }
     out["farm_2_filters_summary"] = {k: two["farm"][k] for k in (
-        "deadtime_fraction", "service_rate_events_per_s", "busy_fraction", "max_in_flight_per_filter", "startup_s")}
+        "deadtime_fraction", "service_rate_events_per_s", "busy_fraction", "max_in_flight_per_filter", "startup_s",
+        "transport")}
+    out["parquet"]["farm_transport"] = fp["farm"]["transport"]
     return out
 
 

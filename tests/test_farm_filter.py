@@ -72,3 +72,31 @@ def test_a_sliced_batch_travels_as_its_own_rows_in_either_form(monkeypatch: Any)
     assert isinstance(large, pa.Table) and unpack(large).equals(part)
     assert unpack(pack(part.slice(0, 0))).num_rows == 0
     assert IPC_BELOW_BYTES > 1_000_000
+
+
+def test_a_file_slice_is_read_by_the_filter_and_an_unreadable_one_is_quarantined(tmp_path: Path) -> None:
+    from trigger.io.sources import open_source
+    from trigger.runtime.ray.transport import FileSlice, file_slices
+    from trigger.testing import write_ipc, write_parquet
+
+    data = batch()
+    ipc = write_ipc([data], tmp_path / "f.arrow")
+    source = open_source(ipc)
+    [shard] = source.shards()
+    slices = file_slices(source, shard, batch_size=2)
+    assert [(s.offset, s.rows) for s, _ in slices] == [(0, 2), (2, 1)]  # the boundaries source.read makes
+    assert [unpack(s).num_rows for s, _ in slices] == [b.num_rows for b in source.read(shard, batch_size=2)]
+    assert unpack(slices[1][0]).equals(data.slice(2, 1))
+    # Parquet row groups larger than a batch are read by the source (each filter would decode all of it).
+    pq_source = open_source(write_parquet([data], tmp_path / "f.parquet"))
+    assert file_slices(pq_source, pq_source.shards()[0], batch_size=2) is None
+    assert file_slices(pq_source, pq_source.shards()[0], batch_size=3) is not None
+
+    sink = FakeSink()
+    actor = FilterActor(1, lambda: load_engine(None)[0], [sink])
+    result = actor.process(BatchMeta("0:0", ipc, 0, 2, 0, 0), slices[0][0])
+    assert (result.n_in, result.n_kept, result.n_quarantined) == (2, 1, 1)
+    gone = FileSlice(str(tmp_path / "moved.arrow"), "ipc", 0, 0, 3)
+    lost = actor.process(BatchMeta("1:0", gone.path, 0, 3, 0, 0), gone)
+    assert (lost.n_in, lost.n_quarantined, lost.n_kept) == (3, 3, 0) and lost.ack is None
+    assert "every node must see the file" in lost.incident.reason and lost.incident.batch_id == "1:0"

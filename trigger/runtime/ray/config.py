@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 from trigger.errors import ConfigError
 from trigger.io.pacer import Rate, parse_rate
 
-__all__ = ["FarmConfig"]
+__all__ = ["TRANSPORTS", "FarmConfig"]
+
+
+TRANSPORTS = ("auto", "object-store", "file")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,11 @@ class FarmConfig:
         progress: Live terminal progress.
         placement: ``"driver"`` pins sources and sinks to the driver's node
             (where the files are); ``"any"`` lets Ray place them.
+        transport: How batches reach filters: ``"object-store"`` (the source reads
+            and puts them), ``"file"`` (filters read the rows where the files are:
+            every node must see them at the same path; unpaced replays of Arrow IPC
+            and of Parquet row groups of at most one batch) or ``"auto"``: file on
+            a cluster this run started on this machine, the object store otherwise.
     """
 
     filters: int = 2
@@ -80,6 +88,7 @@ class FarmConfig:
     resume: bool = False
     progress: bool = True
     placement: str = "driver"
+    transport: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("filters", "credits", "batch_size", "sources", "sinks", "max_attempts"):
@@ -104,6 +113,8 @@ class FarmConfig:
         self.rate_plan(1.0)  # refuse a bad rate before anything starts
         if self.latency_budget_ms <= 0 or self.tick_s <= 0:
             raise ConfigError("latency_budget_ms and tick_s must be > 0")
+        if self.transport not in TRANSPORTS:
+            raise ConfigError(f"transport must be one of {', '.join(TRANSPORTS)}, got {self.transport!r}")
         if self.placement not in ("driver", "any"):
             raise ConfigError(f"placement must be 'driver' or 'any', got {self.placement!r}")
         if self.sink_group_batches is not None and self.sink_group_batches < 1:

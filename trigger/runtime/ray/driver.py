@@ -191,11 +191,13 @@ class FarmReplay:
                               gpus_per_filter=cfg.gpus_per_filter, path_names=path_names)
             pool.add(cfg.filters)
             n_src = max(1, min(cfg.sources, max(_n_shards(live), _n_shards(backlog))))
+            # A cluster this run started is this machine: every actor sees the files where the driver does.
+            transport = cfg.transport if cfg.transport != "auto" else "file" if _one_machine(conn) else "object-store"
             src_cls = ray.remote(SourceActor).options(num_cpus=0, max_restarts=0, **placed)
             sources = [src_cls.remote(live=lp, backfill=bp, skip=rec.done, batch_size=cfg.batch_size,
                                       backfill_batch_size=cfg.effective_backfill_batch_size,
                                       rate_steps=cfg.rate_plan(1.0 / n_src), max_attempts=cfg.max_attempts,
-                                      mapping=self.mapping)
+                                      mapping=self.mapping, transport=transport)
                        for lp, bp in zip(_split(live, n_src), _split(backlog, n_src))]
             actors += sources
             self.controller = ctl = Controller(
@@ -211,6 +213,7 @@ class FarmReplay:
             farm["max_in_flight_per_filter"] = max((n for d in in_flight for n in d.values()), default=0)
             farm["ray"] = conn.describe()
             farm["startup_s"] = round(rec.clock_start - t0, 3)
+            farm["transport"] = transport
             farm["live"] = {"events_in": rec.events_in - rec.backfill["events_in"],
                             "latency_ms": rec.latency.summary_ms()}
             farm["backfill"] = {**rec.backfill, "latency_ms": rec.backfill_latency.summary_ms(),
@@ -234,3 +237,17 @@ class FarmReplay:
                 ray.kill(actor, no_restart=True)
             conn.close()
 
+
+def _one_machine(conn: Any) -> bool:
+    """Every node of the cluster is this machine, so every actor sees the files where the driver does.
+
+    True for a cluster this run started, or one an embedding program started
+    here (tests, benchmarks: all nodes on this host); False for a cluster joined
+    by address (a RayCluster's pods do not share a filesystem unless told so).
+    """
+    if conn.started_here:
+        return True
+    if conn.address != "existing":
+        return False
+    here = ray.util.get_node_ip_address()
+    return all(node["NodeManagerAddress"] == here for node in ray.nodes() if node["Alive"])

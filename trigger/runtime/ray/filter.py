@@ -20,9 +20,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from trigger.engine.outcome import BatchOutcome
+from trigger.errors import InputError
 from trigger.io.quarantine import QuarantineRecord
 from trigger.runtime.heap import freeze_startup_objects, keep_heap_warm
 from trigger.runtime.ray.messages import BatchMeta, FilterResult, safe_name
@@ -30,6 +32,10 @@ from trigger.runtime.ray.transport import pack, unpack
 from trigger.runtime.report import incident_of as outcome_incident
 
 __all__ = ["FilterActor", "incident_of"]
+
+
+def _zeros(n: int) -> np.ndarray:
+    return np.zeros(n, dtype=np.int64)
 
 
 def incident_of(meta: BatchMeta, outcome: BatchOutcome) -> tuple[QuarantineRecord | None, pa.RecordBatch | None]:
@@ -106,7 +112,10 @@ class FilterActor:
             The counts; ``ack`` resolves when the sink committed the outputs.
         """
         t0 = time.perf_counter()
-        batch = unpack(packed)
+        try:
+            batch = unpack(packed)
+        except InputError as err:  # a file slice the filter could not read: quarantined, as a bad shard is
+            return self._unreadable(meta, err)
         outcome = self.engine.process(batch, batch_id=meta.batch_id, source=meta.source)
         decided_ns = time.time_ns()
         service_s = time.perf_counter() - t0
@@ -132,3 +141,12 @@ class FilterActor:
             error=None if outcome.error is None else str(outcome.error),
             incident=incident, decided_ns=decided_ns, service_s=service_s, ack=ack,
         )
+
+    def _unreadable(self, meta: BatchMeta, err: InputError) -> FilterResult:
+        n = meta.num_rows
+        self.batches += 1
+        incident = QuarantineRecord(meta.source, meta.batch_id, meta.row_start, meta.row_stop, n, err.column,
+                                    err.reason)
+        return FilterResult(batch_id=meta.batch_id, filter_id=self.filter_id, n_in=n, n_kept=0, n_rejected=0,
+                            n_quarantined=n, path_counts=_zeros(len(self.engine.path_names)), streams={},
+                            error=str(err), incident=incident, decided_ns=time.time_ns(), service_s=0.0)

@@ -46,7 +46,7 @@ from trigger.runtime.ray.messages import (
     Unreadable,
 )
 from trigger.runtime.ray.pacing import Schedule, restamp
-from trigger.runtime.ray.transport import pack
+from trigger.runtime.ray.transport import FileSlice, file_slices, pack
 
 __all__ = ["SourceActor", "SourcePlan"]
 
@@ -75,15 +75,20 @@ class SourceActor:
             load (see :mod:`trigger.runtime.ray.pacing`); empty: as fast as credits allow.
         max_attempts: Dispatches of a batch before it is quarantined as poison.
         mapping: Mapping onto the event model (shipped name or YAML path), as ``--mapping``.
+        transport: ``"object-store"``: read each batch and put it in the object store;
+            ``"file"``: send filters a :class:`~trigger.runtime.ray.transport.FileSlice`
+            to read themselves where the input allows it (unpaced batches of files read
+            as they are; see :func:`~trigger.runtime.ray.transport.file_slices`).
     """
 
     def __init__(self, *, live: SourcePlan, backfill: SourcePlan, skip: dict[str, tuple[int, int]], batch_size: int,
                  backfill_batch_size: int, rate_steps: list[tuple[float, Rate]], max_attempts: int,
-                 mapping: str | None = None) -> None:
+                 mapping: str | None = None, transport: str = "object-store") -> None:
         self.live, self.backfill, self.skip = live, backfill, skip
         self.batch_size, self.backfill_batch_size = batch_size, backfill_batch_size
         self.schedule = Schedule(rate_steps) if rate_steps else None
         self.max_attempts, self.mapping = max_attempts, mapping
+        self.transport = transport
         self.credits = CreditPool()
         self.report = SourceReport()
         self.tasks: set[asyncio.Task[None]] = set()
@@ -147,6 +152,14 @@ class SourceActor:
         for idx, path, shards in plan:
             source = open_source(path, mapping=self.mapping)
             for shard in shards:
+                # A paced batch is restamped on its schedule: it must travel as data.
+                if self.transport == "file" and schedule is None:
+                    slices = await asyncio.to_thread(self._slices, source, shard, batch_size, priority,
+                                                     f"{prefix}{idx}")
+                    if slices is not None:
+                        for meta, where in slices:
+                            await self._dispatch(meta, where, live)
+                        continue
                 row = shard.row_start
                 try:
                     # Decoding (Parquet) and the copy into the object store run in a thread: they release
@@ -171,15 +184,9 @@ class SourceActor:
                         if schedule is not None:
                             await asyncio.sleep(max(0.0, (emitted_ns - time.time_ns()) / 1e9))
                             schedule.emitted(emitted_ns, time.time_ns(), data.num_rows)
-                        t_wait = time.monotonic()
-                        fid = await self.credits.acquire(live=live)
-                        if live:  # the source could not emit: deadtime
-                            self.report.deadtime_s += time.monotonic() - t_wait
                         meta = BatchMeta(batch_id, path, stop - data.num_rows, stop, data.nbytes, emitted_ns,
                                          priority)
-                        if live:
-                            self.report.emitted_events += data.num_rows
-                        self._spawn(self._deliver(meta, ref, fid))
+                        await self._dispatch(meta, ref, live)
                     if row != shard.row_stop:
                         raise InputError(f"shard ended at row {row}, expected {shard.row_stop}", source=path)
                 except InputError as err:
@@ -188,6 +195,34 @@ class SourceActor:
                                                                  f"{prefix}{idx}:{row}", err.column, err.reason, priority))
         if live:
             await self.credits.set_flags(live_finished=True)
+
+    def _slices(self, source: Any, shard: Shard, batch_size: int, priority: str,
+                input_id: str) -> list[tuple[BatchMeta, FileSlice]] | None:
+        """The shard's batches as (meta, file slice), skipping those already in the ledger; None: read it."""
+        try:
+            slices = file_slices(source, shard, batch_size=batch_size)
+        except (OSError, pa.ArrowException):
+            return None  # the object-store path reads it and reports what is wrong
+        if slices is None:
+            return None
+        out = []
+        for where, nbytes in slices:
+            start = shard.row_start + where.offset
+            batch_id = f"{input_id}:{start}"
+            if not self._skip(batch_id, start, start + where.rows):
+                out.append((BatchMeta(batch_id, source.path, start, start + where.rows, nbytes, 0, priority), where))
+        return out
+
+    async def _dispatch(self, meta: BatchMeta, ref: Any, live: bool) -> None:
+        """Take a credit (the wait is deadtime for live batches) and send the batch to that filter."""
+        if not meta.emitted_ns:  # a file slice: "read" now, as the local reader stamps a batch it read
+            meta = replace(meta, emitted_ns=time.time_ns())
+        t_wait = time.monotonic()
+        fid = await self.credits.acquire(live=live)
+        if live:  # the source could not emit: deadtime
+            self.report.deadtime_s += time.monotonic() - t_wait
+            self.report.emitted_events += meta.num_rows
+        self._spawn(self._deliver(meta, ref, fid))
 
     def _skip(self, batch_id: str, row_start: int, row_stop: int) -> bool:
         done = self.skip.get(batch_id)
@@ -204,7 +239,7 @@ class SourceActor:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _deliver(self, meta: BatchMeta, ref: ray.ObjectRef, fid: int) -> None:
+    async def _deliver(self, meta: BatchMeta, ref: ray.ObjectRef | FileSlice, fid: int) -> None:
         """Dispatch until a filter decided the batch and its sink acknowledged it."""
         try:
             while True:
