@@ -59,8 +59,8 @@ class FarmConfig:
             (where the files are); ``"any"`` lets Ray place them.
         transport: How batches reach filters: ``"object-store"`` (the source reads
             and puts them), ``"file"`` (filters read the rows where the files are:
-            every node must see them at the same path; unpaced replays of Arrow IPC
-            and of Parquet row groups of at most one batch) or ``"auto"``: file on
+            every node must see them at the same path; Arrow IPC and Parquet row groups
+            of at most one batch, unpaced or paced at an event rate) or ``"auto"``: file on
             a cluster this run started on this machine, the object store otherwise.
     """
 

@@ -39,6 +39,11 @@ class Schedule:
         self.behind_max_ns = self.behind_last_ns = self.behind_sum_ns = 0
         self.last_emit_ns = 0
 
+    @property
+    def unit(self) -> str:
+        """``events`` or ``bytes``: what the rates count (one unit per schedule)."""
+        return self.steps[0][1].unit
+
     def rate_at(self, t_s: float) -> Rate:
         """The rate in force ``t_s`` seconds after the start."""
         current = self.steps[0][1]

@@ -77,8 +77,8 @@ class SourceActor:
         mapping: Mapping onto the event model (shipped name or YAML path), as ``--mapping``.
         transport: ``"object-store"``: read each batch and put it in the object store;
             ``"file"``: send filters a :class:`~trigger.runtime.ray.transport.FileSlice`
-            to read themselves where the input allows it (unpaced batches of files read
-            as they are; see :func:`~trigger.runtime.ray.transport.file_slices`).
+            to read themselves where the input allows it (files read as they are, unpaced
+            or paced at an event rate; see :func:`~trigger.runtime.ray.transport.file_slices`).
     """
 
     def __init__(self, *, live: SourcePlan, backfill: SourcePlan, skip: dict[str, tuple[int, int]], batch_size: int,
@@ -152,12 +152,17 @@ class SourceActor:
         for idx, path, shards in plan:
             source = open_source(path, mapping=self.mapping)
             for shard in shards:
-                # A paced batch is restamped on its schedule: it must travel as data.
-                if self.transport == "file" and schedule is None:
+                # A byte-rate schedule needs each batch's exact size: such batches travel as data.
+                if self.transport == "file" and (schedule is None or schedule.unit == "events"):
                     slices = await asyncio.to_thread(self._slices, source, shard, batch_size, priority,
                                                      f"{prefix}{idx}")
                     if slices is not None:
                         for meta, where in slices:
+                            if schedule is not None:  # the filter restamps the rows it reads
+                                stamps, due_ns = schedule.plan(where.rows, meta.nbytes, time.time_ns())
+                                where, meta = replace(where, stamps=stamps), replace(meta, emitted_ns=due_ns)
+                                await asyncio.sleep(max(0.0, (due_ns - time.time_ns()) / 1e9))
+                                schedule.emitted(due_ns, time.time_ns(), where.rows)
                             await self._dispatch(meta, where, live)
                         continue
                 row = shard.row_start
