@@ -192,3 +192,19 @@ def test_kept_events_are_encoded_like_the_local_sinks(tmp_path: Path) -> None:
     assert pq.ParquetFile(tmp_path / "Muon" / "group-0-000000.parquet").metadata.row_group(0).column(0).compression \
         == "ZSTD"
 
+
+
+def test_paced_sinks_commit_on_idle_cpu_only(tmp_path: Path) -> None:
+    import os
+    import sys
+
+    import pytest
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("SCHED_IDLE is Linux's")
+    policy = {}
+    for yield_to_filters in (True, False):
+        sink = SinkActor(str(tmp_path / str(yield_to_filters)), yield_to_filters=yield_to_filters)
+        policy[yield_to_filters] = sink.executor.submit(os.sched_getscheduler, 0).result()
+        sink.executor.shutdown()
+    assert policy == {True: os.SCHED_IDLE, False: os.SCHED_OTHER}

@@ -184,7 +184,8 @@ class FarmReplay:
             # An async actor: writes wait for their group's commit (Ray's default of 1000 concurrent calls
             # leaves room for every batch the credits allow in flight).
             sink_cls = ray.remote(SinkActor).options(num_cpus=0, max_restarts=-1, max_task_retries=-1, **placed)
-            group = {"max_group_batches": cfg.effective_sink_group_batches, "max_group_delay_s": cfg.sink_group_delay_s}
+            group = {"max_group_batches": cfg.effective_sink_group_batches, "max_group_delay_s": cfg.sink_group_delay_s,
+                     "yield_to_filters": cfg.paced}  # latency first when paced, throughput first when not
             sinks = [sink_cls.remote(str(self.out_dir), sink_index=k, **group) for k in range(cfg.sinks)]
             actors += sinks
             pool = FilterPool(engine_factory=self.engine_factory, sinks=sinks, cpus_per_filter=cfg.cpus_per_filter,
