@@ -163,3 +163,11 @@ def test_bad_results_files(tmp_path: Path) -> None:
         load_figures([tmp_path / "broken.json"])
     with pytest.raises(ConfigError, match="ipc_1core.median is -1"):
         load_figures([write(tmp_path, "r.json", replay(one=-1))])
+
+
+def test_core_scaling_prefers_engine_processes_when_measured(tmp_path: Path) -> None:
+    data = replay(2e6, 3.0e6)
+    data["end_to_end_events_per_s"]["ipc_2proc"] = {"median": 3.8e6}
+    f = load_figures([write(tmp_path, "replay.json", data)])
+    assert f.core_scaling == pytest.approx(0.95)  # 3.8 / (2 x 2): processes, not the 3.0 of threads
+    assert any("engine processes" in s for s in f.sources)

@@ -86,10 +86,13 @@ def _from_replay(data: dict[str, Any], path: Path, found: dict[str, Any], lines:
     one = _number(e2e["ipc_1core"].get("median"), path, "end_to_end_events_per_s.ipc_1core.median")
     found["core_events_per_s"] = one
     lines.append(f"{format_rate(one, 'events')} per core end to end from Arrow IPC, median: {_where(path, data)}")
-    if "ipc_2core" in e2e:
-        two = _number(e2e["ipc_2core"].get("median"), path, "end_to_end_events_per_s.ipc_2core.median")
+    # Engine processes (as a farm's filter actors are) when measured; else engine threads.
+    key = "ipc_2proc" if "ipc_2proc" in e2e else "ipc_2core" if "ipc_2core" in e2e else None
+    if key is not None:
+        two = _number(e2e[key].get("median"), path, f"end_to_end_events_per_s.{key}.median")
         found["core_scaling"] = min(1.0, two / (2 * one))
-        lines.append(f"2 cores / 1 core = {two / one:.2f}, so {found['core_scaling']:.2f} of linear: "
+        how = "engine processes" if key == "ipc_2proc" else "engine threads"
+        lines.append(f"2 cores / 1 core = {two / one:.2f} ({how}), so {found['core_scaling']:.2f} of linear: "
                      f"{_where(path, data)}")
 
 
