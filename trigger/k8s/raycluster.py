@@ -148,7 +148,9 @@ def replay_command(config: DeployConfig) -> list[str]:
                "--address", "auto", "--filters", n, "--min-filters", n, "--max-filters", n,
                "--cpus-per-filter", f"{config.replay_cpus_per_filter:g}",
                "--gpus-per-filter", f"{config.replay_gpus_per_filter:g}",
-               "--credits", str(config.replay_credits), "--batch-size", str(config.replay_batch_size), "--no-progress"]
+               "--credits", str(config.replay_credits), "--batch-size", str(config.replay_batch_size),
+               # Every pod mounts the data volume at the same path: filters read their batches there.
+               "--transport", "file", "--no-progress"]
     if config.replay_menu:
         command += ["--menu", config.replay_menu]
     return command
