@@ -26,7 +26,7 @@ from typing import Any
 from trigger.engine import Engine
 from trigger.engine.spec import EngineSpec
 from trigger.errors import ConfigError, InputError
-from trigger.io.batch import EventBatch, Shard
+from trigger.io.batch import Shard
 from trigger.io.files import expand_inputs
 from trigger.io.mapping import EventMapping, load_mapping
 from trigger.io.pacer import Pacer, parse_rate
@@ -178,7 +178,7 @@ class LocalReplay:
                 self.on_note(notes[-1])
         pacer = Pacer(parse_rate(cfg.rate)) if cfg.rate else None
         all_shards = [s for ss in shards.values() for s in ss]
-        progress = ProgressReporter(total_events=sum(s.num_rows for s in all_shards), enabled=cfg.progress)
+        total = sum(s.num_rows for s in all_shards)
         extra: dict[str, Any] = {
             "runtime": "local",
             "config": asdict(cfg),
@@ -187,16 +187,15 @@ class LocalReplay:
             "input_notes": notes,
         }
         if cfg.processes > 1:
-            try:
-                details = replay_in_processes(
-                    processes=cfg.processes, engine=self.engine, engine_spec=self.engine_spec, sources=sources,
-                    shards=shards, recorder=rec, progress=progress, on_incident=self.on_incident,
-                    batch_size=cfg.batch_size, max_rows_per_file=cfg.max_rows_per_file, mapping=self.mapping,
-                    tune_heap=cfg.tune_heap, start_method=cfg.start_method)
-            finally:
-                progress.close()
+            details = replay_in_processes(
+                processes=cfg.processes, engine=self.engine, engine_spec=self.engine_spec, sources=sources,
+                shards=shards, recorder=rec, on_incident=self.on_incident, batch_size=cfg.batch_size,
+                max_rows_per_file=cfg.max_rows_per_file, mapping=self.mapping, tune_heap=cfg.tune_heap,
+                start_method=cfg.start_method,
+                make_progress=lambda: ProgressReporter(total_events=total, enabled=cfg.progress))
             rec.add_bytes_written(details.pop("bytes_written"))
             return rec.close(shards=all_shards, extra={**extra, "engine_processes": details})
+        progress = ProgressReporter(total_events=total, enabled=cfg.progress)
 
         in_q: queue.Queue[Any] = queue.Queue(maxsize=cfg.queue_depth)
         out_q: queue.Queue[Any] = queue.Queue(maxsize=cfg.queue_depth + cfg.workers)

@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 from trigger.engine.spec import EngineSpec
@@ -52,7 +53,7 @@ def replay_in_processes(
     sources: list[Source],
     shards: dict[int, list[Shard]],
     recorder: RunRecorder,
-    progress: ProgressReporter,
+    make_progress: Callable[[], ProgressReporter],
     on_incident: Any,
     batch_size: int,
     max_rows_per_file: int,
@@ -70,7 +71,8 @@ def replay_in_processes(
         sources: The opened inputs, by index.
         shards: Source index -> its shards.
         recorder: Books the reports (ledger, quarantine, counts).
-        progress: Live display.
+        make_progress: Starts the live display (once the children run: its refresh
+            thread must not be running when they fork).
         on_incident: Called with each quarantine record.
         batch_size: Events per batch (at most).
         max_rows_per_file: Roll output parts after this many rows.
@@ -118,6 +120,7 @@ def replay_in_processes(
             n_tasks += 1
     for _ in range(processes):
         tasks.put(None)
+    progress = make_progress()
     stop = threading.Event()
     local = threading.Thread(target=run_worker, args=(setup(0), tasks, results),
                              kwargs={"engine": engine, "stop": stop}, name="trigger-engine-0", daemon=True)
@@ -155,6 +158,7 @@ def replay_in_processes(
             elif kind == "failed":
                 raise EngineProcessError(f"engine process {index} failed; the replay stopped:\n{message[2]}")
     finally:
+        progress.close()
         stop.set()
         for child in children:
             if child.is_alive() and len(done) < processes:
