@@ -186,32 +186,47 @@ def overhead_section(ipc: list[str], work: Path, *, batch: int) -> dict[str, Any
 
 
 def latency_section(spec: EngineSpec, ipc: list[str], work: Path, *, batch: int, capacity: float,
-                    loads: list[float], seconds: float, n_events: int) -> list[dict[str, Any]]:
+                    loads: list[float], seconds: float, n_events: int, repeats: int = 3) -> list[dict[str, Any]]:
+    """Paced runs at each load; the run with the median p99 of ``repeats`` is reported, with the p99 spread.
+
+    A paced run of ~60 batches has a p99 that is its worst batch or two: one run is
+    a noisy estimate on a shared 2-core machine, the median of three much less so.
+    """
     rows = []
     for load in loads:
         rate = load * capacity
         n = min(n_events, int(rate * seconds))
-        peak = {"mib": 0.0}
-
-        def sample(_: Any, peak: dict[str, float] = peak) -> None:
-            peak["mib"] = max(peak["mib"], object_store_mib())
-
         files = [head_file(ipc[0], n, work / f"head{load}.arrow")]
-        # Memory is sampled only above capacity, where boundedness is the question: a memory
-        # summary asks every worker for its references and paused filters (p99 spikes).
-        s = farm(spec, files, work / f"lat{load}", filters=2, batch_size=batch, rate=f"{rate:.0f}",
-                 on_window=sample if load >= 1.0 else None)
+        runs = []
+        for _ in range(repeats):
+            peak = {"mib": 0.0}
+
+            def sample(_: Any, peak: dict[str, float] = peak) -> None:
+                peak["mib"] = max(peak["mib"], object_store_mib())
+
+            # Memory is sampled only above capacity, where boundedness is the question: a memory
+            # summary asks every worker for its references and paused filters (p99 spikes).
+            s = farm(spec, files, work / f"lat{load}", filters=2, batch_size=batch, rate=f"{rate:.0f}",
+                     on_window=sample if load >= 1.0 else None)
+            runs.append((s["latency_ms"]["p99"], s, peak["mib"]))
+        runs.sort(key=lambda r: r[0])
+        _, s, peak_mib = runs[len(runs) // 2]
         service_ms = s["farm"]["mean_batch_service_ms"]
+        ratios = [r[0] / r[1]["farm"]["mean_batch_service_ms"] for r in runs]
         rows.append({"load": load, "rate_events_per_s": round(rate), "events": s["events_in"],
-                     "events_target": n, "p50_ms": s["latency_ms"]["p50"], "p99_ms": s["latency_ms"]["p99"],
+                     "events_target": n, "runs": repeats, "p50_ms": s["latency_ms"]["p50"],
+                     "p99_ms": s["latency_ms"]["p99"], "p99_ms_runs": [r[0] for r in runs],
                      "mean_batch_service_ms": round(service_ms, 2),
                      "p99_over_service": round(s["latency_ms"]["p99"] / service_ms, 2),
+                     "p99_over_service_runs": [round(x, 2) for x in ratios],
                      "deadtime_fraction": s["farm"]["deadtime_fraction"],
                      "behind_final_ms": s.get("pacing", {}).get("behind_final_ms"),
                      "max_in_flight_per_filter": s["farm"]["max_in_flight_per_filter"],
-                     "peak_object_store_mib": peak["mib"] if load >= 1.0 else None, "driver_peak_rss_mib": round(s["peak_rss_bytes"] / 2**20)})
+                     "peak_object_store_mib": peak_mib if load >= 1.0 else None,
+                     "driver_peak_rss_mib": round(s["peak_rss_bytes"] / 2**20)})
         print(f"  load {load:.0%}: p50 {rows[-1]['p50_ms']} ms p99 {rows[-1]['p99_ms']} ms "
-              f"(service {service_ms:.1f} ms) deadtime {rows[-1]['deadtime_fraction']:.1%}", flush=True)
+              f"(service {service_ms:.1f} ms; p99/service over {repeats} runs "
+              f"{', '.join(f'{x:.1f}' for x in ratios)}) deadtime {rows[-1]['deadtime_fraction']:.1%}", flush=True)
     return rows
 
 
@@ -297,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         capacity = results["throughput"]["capacity_events_per_s"]
         loads = [0.1, 0.5, 1.2] if args.quick else [0.1, 0.3, 0.5, 0.8, 1.0, 1.2]
         results["latency_vs_load"] = latency_section(spec, ipc, work, batch=batch, capacity=capacity, loads=loads,
-                                                     seconds=2.0, n_events=n)
+                                                     seconds=2.0, n_events=n, repeats=1 if args.quick else 3)
         print("backfill ...", flush=True)
         results["backfill"] = backfill_section(spec, ipc, parquet, work, batch=batch, capacity=capacity,
                                                n_live=min(n, int(capacity)))

@@ -21,6 +21,7 @@ def test_renders_a_section_per_results_file(tmp_path: Path) -> None:
     assert "| 2 x 2 | 502 | 4.0% |" in md  # control plane row
     assert "Parquet: Ray Data map_batches | 400,000 (farm is x3.75)" in md
     assert "| 120% |" in md  # latency versus load
+    assert "| 50% | 1,400,000 | 80.0 | 210.0 | 25.0 | 8.4 | 0.0% |" in md  # p99 / service beside its parts
     assert "| anomaly_ae | cpu | 65,536 | 4,000,000 | 2,000,000 |" in md
     assert "Not run" not in md
 
