@@ -5,7 +5,7 @@ Usage::
     python -m bench.payload_sweep --sizes 0,1k,10k,100k,1M --repeats 3
 
 The ``raw`` column stands for the full detector readout. The engine never
-parses it and copies it only for kept events (``RecordBatch.filter`` per
+parses it and copies it only for kept events (``RecordBatch.take`` per
 stream), so the cost of deciding on an event must not grow with its payload;
 only the copy of kept events does, in proportion to the kept bytes.
 

@@ -13,7 +13,7 @@ Data path of one batch:
 3. Models run on the events that pass the seeds of the paths that use them.
 4. The compiled menu evaluates every path on every event (vectorized) into an
    ``(n_events, n_paths)`` bit matrix; quarantined rows get no bits.
-5. Per stream, the accepted rows are taken with ``RecordBatch.filter`` — the
+5. Per stream, the accepted rows are taken with ``RecordBatch.take`` (by index) — the
    only copy of the ``raw`` payload, made for kept events only.
 """
 
