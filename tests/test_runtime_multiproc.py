@@ -138,3 +138,25 @@ def test_cli_replays_with_processes(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["events_in"] == 30_000 and summary["ledger_ok"]
     assert summary["config"]["processes"] == 2 and len(summary["engine_processes"]["workers"]) == 2
+
+
+def test_auto_is_one_process_per_usable_core_and_shard_and_one_when_paced(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    auto = ReplayConfig(processes=0)
+    assert [auto.engine_processes(n) for n in (1, 3, 16)] == [1, 3, 4]
+    assert ReplayConfig(processes=0, rate="10kHz").engine_processes(16) == 1
+    assert ReplayConfig(processes=2).engine_processes(1) == 2  # asked for: kept
+    with pytest.raises(ConfigError, match="processes must be >= 1, or 0"):
+        ReplayConfig(processes=-1)
+
+
+def test_cli_defaults_to_auto_and_refuses_a_bad_count(tmp_path, capsys):
+    assert main(["replay", "--out", str(tmp_path), "--generate", "200000", "--no-progress"]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["config"]["processes"] == 0 and summary["ledger_ok"] and summary["events_in"] == 200_000
+    if len(os.sched_getaffinity(0)) > 1:  # the generated file has several record batches (shards)
+        details = summary["engine_processes"]
+        assert details["processes"] == min(len(os.sched_getaffinity(0)), details["shards"]) > 1
+    with pytest.raises(SystemExit):
+        main(["replay", "--out", str(tmp_path / "x"), "--processes", "0"])
+    assert "at least 1 process" in capsys.readouterr().err

@@ -29,10 +29,11 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--batch-size", type=int, default=65_536, help="events per batch (default 65536)")
     p.add_argument("--workers", type=int, default=None, help="engine threads (default: all cores)")
-    p.add_argument("--processes", type=int, default=1, metavar="N",
-                   help="engine processes, this one included (default 1: engine threads instead); above 1, "
-                   "each decides whole shards and writes its own parts: scales with cores where threads "
-                   "contend for the GIL. Not with --rate")
+    p.add_argument("--processes", type=_processes, default=0, metavar="N|auto",
+                   help="engine processes, this one included (default auto: one per usable core, at most one per "
+                   "shard; 1: engine threads in this process instead). Each decides whole shards and writes its own "
+                   "parts (part-p<k>-*.parquet): scales with cores where threads contend for the GIL. A paced "
+                   "replay (--rate) runs in one process")
     p.add_argument("--queue-depth", type=int, default=4, help="batches buffered between stages")
     p.add_argument("--max-rows-per-file", type=int, default=1_000_000, help="roll output parts after N rows")
     p.add_argument("--generate", type=int, default=DEFAULT_GENERATED_EVENTS, metavar="N",
@@ -46,6 +47,19 @@ def add_parser(subparsers: Any) -> None:
                    help="paced replay: emit events at this rate, in events/s (100kHz, 5000) or bytes/s "
                    "(2GB/s, 500MiB/s); the summary reports latency and how far the replay fell behind")
     p.set_defaults(func=run)
+
+
+def _processes(text: str) -> int:
+    """``auto`` (0) or a count >= 1."""
+    if text == "auto":
+        return 0
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of processes or 'auto', got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1 process (or 'auto'), got {n}")
+    return n
 
 
 def _print_note(note: str) -> None:
@@ -81,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     config = ReplayConfig(batch_size=args.batch_size, queue_depth=args.queue_depth,
                           max_rows_per_file=args.max_rows_per_file, progress=not args.no_progress,
                           rate=getattr(args, "rate", None), processes=args.processes, **kwargs)
-    spec = EngineSpec.from_menu(args.menu) if config.processes > 1 else None
+    spec = EngineSpec.from_menu(args.menu) if config.processes != 1 else None
     replay = LocalReplay(engine, Path(args.out), config=config, menu_name=menu_name, on_incident=print_incident,
                          mapping=getattr(args, "mapping", None), on_note=_print_note, engine_spec=spec)
     summary = replay.run(files)

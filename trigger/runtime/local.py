@@ -52,7 +52,8 @@ class ReplayConfig:
         workers: Engine threads (with ``processes`` 1).
         processes: Engine processes; above 1, each decides whole shards in its own
             interpreter and writes its own parts (:mod:`trigger.runtime.multiproc`),
-            this process counting as one. Not with ``rate``.
+            this process counting as one. Not with ``rate``. 0: as many as the
+            cores this process may use, at most one per shard (1 for a paced replay).
         start_method: How engine processes start: ``auto`` (fork unless ONNX
             Runtime or Ray is loaded), ``fork``, ``spawn``, ``forkserver``.
         queue_depth: Batches buffered between stages.
@@ -74,15 +75,26 @@ class ReplayConfig:
     tune_heap: bool = True
     rate: str | None = None
 
+    def engine_processes(self, n_shards: int) -> int:
+        """The engine processes a replay of ``n_shards`` shards runs (resolves 0, "auto")."""
+        if self.processes:
+            return self.processes
+        if self.rate is not None:
+            return 1
+        return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+                          n_shards))
+
     @property
     def max_in_flight(self) -> int:
         """Batches alive at once, at most: what bounds memory."""
         return 2 * self.queue_depth + self.workers
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "workers", "processes", "queue_depth", "max_rows_per_file"):
+        for name in ("batch_size", "workers", "queue_depth", "max_rows_per_file"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.processes < 0:
+            raise ConfigError(f"processes must be >= 1, or 0 for one per usable core; got {self.processes}")
         if self.rate is not None:
             parse_rate(self.rate)  # refuse a bad rate before any file is opened
             if self.processes > 1:
@@ -186,9 +198,10 @@ class LocalReplay:
             "duplicate_inputs": expanded.duplicates,
             "input_notes": notes,
         }
-        if cfg.processes > 1:
+        processes = cfg.engine_processes(len(all_shards))
+        if processes > 1:
             details = replay_in_processes(
-                processes=cfg.processes, engine=self.engine, engine_spec=self.engine_spec, sources=sources,
+                processes=processes, engine=self.engine, engine_spec=self.engine_spec, sources=sources,
                 shards=shards, recorder=rec, on_incident=self.on_incident, batch_size=cfg.batch_size,
                 max_rows_per_file=cfg.max_rows_per_file, mapping=self.mapping, tune_heap=cfg.tune_heap,
                 start_method=cfg.start_method,
