@@ -34,10 +34,6 @@ from trigger.runtime.report import incident_of as outcome_incident
 __all__ = ["FilterActor", "incident_of"]
 
 
-def _zeros(n: int) -> np.ndarray:
-    return np.zeros(n, dtype=np.int64)
-
-
 def incident_of(meta: BatchMeta, outcome: BatchOutcome) -> tuple[QuarantineRecord | None, pa.RecordBatch | None]:
     """The quarantine record and bad rows of an outcome (as the local recorder logs them).
 
@@ -148,5 +144,5 @@ class FilterActor:
         incident = QuarantineRecord(meta.source, meta.batch_id, meta.row_start, meta.row_stop, n, err.column,
                                     err.reason)
         return FilterResult(batch_id=meta.batch_id, filter_id=self.filter_id, n_in=n, n_kept=0, n_rejected=0,
-                            n_quarantined=n, path_counts=_zeros(len(self.engine.path_names)), streams={},
+                            n_quarantined=n, path_counts=np.zeros(len(self.engine.path_names), dtype=np.int64), streams={},
                             error=str(err), incident=incident, decided_ns=time.time_ns(), service_s=0.0)
