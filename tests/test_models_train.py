@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from trigger.inference import ModelSession, SessionConfig, scorer_for, sha256_file
-from trigger.models_train.nets import feature_weights, transverse_features
+from trigger.models_train.nets import AnomalyScore, Autoencoder, feature_weights, transverse_features
 from trigger.models_train.recipes import train_model
 
 QUICK = {"n_train": 3_000, "epochs": 1, "n_eval": 2_000}
@@ -32,6 +32,8 @@ def test_recipe_writes_a_loadable_model_and_its_card(tmp_path, name):
     session = ModelSession(onnx_path.read_bytes(), name=name, config=SessionConfig(providers=("cpu",)))
     assert scorer_for(session).kind == card["kind"]  # the runtime can feed what training exported
     assert card["onnx_vs_torch_max_rel_diff"] < 1e-5 and card["onnx_vs_torch_max_abs_diff"] < 1e-2
+    if name == "anomaly_ae":
+        assert card["exported_vs_trained_formula_max_rel_diff"] < 1e-5
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
@@ -63,3 +65,34 @@ def test_feature_weights_split_leptons_and_met_from_jets_and_ignore_eta():
     assert not lep[:, 1].any() and not jet[:, 1].any()  # eta never counts
     assert lep[:9, [0, 2, 3]].all() and not lep[9:].any()  # MET, 4 e/gamma, 4 muons
     assert jet[9:, [0, 2, 3]].all() and not jet[:9].any()  # 10 jets
+
+
+def _l1_rows(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, 57), dtype=np.float32)
+    x[:, 0::3] = rng.exponential(60, (n, 19))
+    x[:, 1::3] = rng.uniform(-2.5, 2.5, (n, 19))
+    x[:, 2::3] = rng.uniform(-math.pi, math.pi, (n, 19))
+    x[: n // 4, 40:] = 0.0  # absent objects
+    return x
+
+
+def test_exported_anomaly_score_is_the_trained_formula_rearranged():
+    torch.manual_seed(0)
+    x = _l1_rows(4_000, seed=7)
+    with torch.no_grad():
+        t = transverse_features(torch.from_numpy(x)).numpy()
+    ae = Autoencoder(t.mean(axis=0), np.maximum(t.std(axis=0), 0.05))
+    jet_cut = np.random.default_rng(8).uniform(0.0, 2.0, 76)  # some jet residuals above, some below
+    score = AnomalyScore(ae, jet_cut).eval()
+    with torch.no_grad():
+        folded, trained = score(torch.from_numpy(x)).numpy(), score.reference(torch.from_numpy(x)).numpy()
+    assert np.max(np.abs(folded - trained) / np.maximum(np.abs(trained), 1.0)) < 1e-5
+    assert np.std(trained) > 0.01  # not a constant that would match anything
+
+
+def test_exported_anomaly_score_refuses_weights_it_cannot_fold():
+    ae = Autoencoder(np.zeros(76), np.ones(76))
+    ae.weights[1] = 0.5  # an eta feature weighted: the folded graph never computes eta errors
+    with pytest.raises(ValueError, match="eta"):
+        AnomalyScore(ae, np.zeros(76))

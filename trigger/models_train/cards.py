@@ -82,7 +82,11 @@ def render_markdown(card: dict[str, Any], *, roc_png: str) -> str:
         lines += ["", card["notes"]]
     lines += ["", f"![ROC curves]({roc_png})", "",
               f"ONNX vs PyTorch on the held-out background: max |difference| = "
-              f"{card['onnx_vs_torch_max_abs_diff']:.2e}.", ""]
+              f"{card['onnx_vs_torch_max_abs_diff']:.2e}."]
+    if "exported_vs_trained_formula_max_rel_diff" in card:
+        lines += ["", "The exported graph computes the trained score rearranged for speed; largest relative "
+                  f"difference to the trained formula: {card['exported_vs_trained_formula_max_rel_diff']:.2e}."]
+    lines.append("")
     return "\n".join(lines)
 
 

@@ -32,6 +32,13 @@ _FIELDS = ("pt", "eta", "px", "py")
 # Taylor coefficients of sin(h)/h and cos(h) in h^2, highest first (Horner), for |h| <= pi/2.
 _SIN_COEFFS = tuple((-1) ** k / math.factorial(2 * k + 1) for k in range(5, -1, -1))  # to h^11: error < 6e-8
 _COS_COEFFS = tuple((-1) ** k / math.factorial(2 * k) for k in range(5, -1, -1))  # to h^10: error < 5e-7
+# The same in q = phi^2 = 4 h^2: sin(h) = phi * sum a_k / 2 / 4^k q^k; 2 cos(h) = sum 2 b_k / 4^k q^k.
+_SIN_FOLDED = tuple(a / 2 / 4.0**k for a, k in zip(_SIN_COEFFS, range(5, -1, -1)))
+_COS2_FOLDED = tuple(2 * b / 4.0**k for b, k in zip(_COS_COEFFS, range(5, -1, -1)))
+# The score's layout, field-major: pt, px, py, eta (old index: object * 4 + field in (pt, eta, px, py)).
+_FIELD_MAJOR = np.array([obj * 4 + f for f in (0, 2, 3, 1) for obj in range(_N_OBJECTS)])
+_N_SCORED = 3 * _N_OBJECTS  # pt, px, py: what the score weighs
+_ETA = np.arange(_N_OBJECTS) * 4 + 1
 
 
 def _horner(q: torch.Tensor, coeffs: tuple[float, ...]) -> torch.Tensor:
@@ -55,6 +62,24 @@ def _cos_sin(phi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     s = h * _horner(q, _SIN_COEFFS)
     c = _horner(q, _COS_COEFFS)
     return 1.0 - 2.0 * (s * s), 2.0 * (s * c)
+
+
+def _cos_sin_folded(phi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`_cos_sin` with the half angle folded into the coefficients (4 fewer graph nodes).
+
+    With ``q = phi**2 = 4 h**2``, the coefficient of ``h**(2k)`` becomes ``/ 4**k``;
+    sin's ``h = phi / 2`` and the double angle's 2 are folded in as well.
+    """
+    q = phi * phi
+    s = phi * _horner_from(q, _SIN_FOLDED)
+    return (s * s) * -2.0 + 1.0, s * _horner_from(q, _COS2_FOLDED)
+
+
+def _horner_from(q: torch.Tensor, coeffs: tuple[float, ...]) -> torch.Tensor:
+    acc = q * coeffs[0] + coeffs[1]  # no constant-filled tensor to start from
+    for c in coeffs[2:]:
+        acc = acc * q + c
+    return acc
 
 
 def transverse_features(x: torch.Tensor) -> torch.Tensor:
@@ -122,6 +147,21 @@ class AnomalyScore(nn.Module):
     never makes (1 TeV injected into multijet events: 100% above threshold) still
     raises the score, an ordinary busy event does not.
 
+    ``forward`` computes :meth:`reference` (the training formula) rearranged for
+    onnxruntime, equal up to float32 rounding (the export checks it): 65 graph
+    nodes instead of 84, 0.47 instead of 0.69 ms on 2,798 events (one core).
+
+    - The standardization is folded into the first and last layers: with
+      ``z = (f - mean) / std``, ``W z + b = (W / std) f + (b - W mean / std)``,
+      and ``dec - z = (dec * std + mean - f) / std``, whose ``1 / std**2``
+      moves into the score's weights.
+    - Features are laid out field-major, ``[pt, px, py | eta]`` x 19 objects:
+      concatenations of (batch, 19) blocks, not an interleave per object.
+    - The eta reconstructions weigh 0 in the score and are never computed.
+    - Both terms are one ``relu(u**2 - c) @ v``, with ``c = 0`` where a term is
+      plain (``u**2 >= 0``) and the jet quantile where it is an excess.
+    - The half angle's 1/2 is folded into the polynomial coefficients.
+
     Args:
         autoencoder: The trained autoencoder.
         jet_cut: Per feature, the 99.9% quantile of its squared residual on the training sample.
@@ -134,11 +174,38 @@ class AnomalyScore(nn.Module):
         self.register_buffer("jet_cut", torch.tensor(jet_cut, dtype=torch.float32))
         self.register_buffer("jet_weights",
                              torch.tensor(jet_weight * feature_weights(jets=True)[:, None], dtype=torch.float32))
+        f64 = lambda t: t.detach().double().numpy()  # noqa: E731 - fold in float64, round once
+        mean, inv = f64(autoencoder.mean), f64(autoencoder.inv_scale)
+        w, jw, cut = f64(autoencoder.weights)[:, 0], f64(self.jet_weights)[:, 0], np.asarray(jet_cut, np.float64)
+        if np.any((w > 0) & (jw > 0)) or np.any(w[_ETA] + jw[_ETA]):
+            raise ValueError("the folded score needs disjoint plain and jet terms and zero weight on every eta")
+        first, last = autoencoder.encoder[0], autoencoder.decoder[2]
+        w1, b1, w4, b4 = f64(first.weight), f64(first.bias), f64(last.weight), f64(last.bias)
+        keep = _FIELD_MAJOR[:_N_SCORED]
+        tensor = lambda a: torch.tensor(np.ascontiguousarray(a), dtype=torch.float32)  # noqa: E731
+        self.register_buffer("w_in", tensor((w1 * inv)[:, _FIELD_MAJOR]))
+        self.register_buffer("b_in", tensor(b1 - w1 @ (inv * mean)))
+        self.register_buffer("w_out", tensor((w4 / inv[:, None])[keep]))
+        self.register_buffer("b_out", tensor((b4 / inv + mean)[keep]))
+        self.register_buffer("excess_from", tensor(np.where(jw > 0, cut / inv**2, 0.0)[keep]))
+        self.register_buffer("score_weights", tensor(((w + jw) * inv**2)[keep][:, None]))
+
+    def reference(self, x: torch.Tensor) -> torch.Tensor:
+        """The score as trained: from the autoencoder's standardized errors, shape (batch,)."""
+        e = self.autoencoder.errors(x)
+        return (e @ self.autoencoder.weights + torch.relu(e - self.jet_cut) @ self.jet_weights).squeeze(-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Anomaly score per event, shape (batch,); higher is more anomalous."""
-        e = self.autoencoder.errors(x)
-        return (e @ self.autoencoder.weights + torch.relu(e - self.jet_cut) @ self.jet_weights).squeeze(-1)
+        v = x.reshape(-1, _N_OBJECTS, 3)
+        pt, eta, phi = v[:, :, 0], v[:, :, 1], v[:, :, 2]
+        cos, sin = _cos_sin_folded(phi)
+        scored = torch.cat([pt, pt * cos, pt * sin], dim=1)
+        ae = self.autoencoder
+        hidden = torch.relu(nn.functional.linear(torch.cat([scored, eta], dim=1), self.w_in, self.b_in))
+        hidden = torch.relu(ae.decoder[0](ae.encoder[2](hidden)))
+        u = nn.functional.linear(hidden, self.w_out, self.b_out) - scored
+        return (torch.relu(u * u - self.excess_from) @ self.score_weights).squeeze(-1)
 
 
 class DeepSets(nn.Module):
