@@ -169,15 +169,63 @@ def object_matrix(
             if all(name not in view.field_names for view in views):
                 views[0].field(name)  # raises SchemaError naming the closest fields
     n_rows = frame.n_events if events is None else events.size
-    out = np.zeros((n_rows, n_objects, len(fields)), dtype=np.float32)
+    out = np.zeros((n_rows, n_objects * len(fields)), dtype=np.float32)
+    _fill(out, 0, views, n_objects=n_objects, fields=fields, fill_missing=fill_missing, events=events)
+    return out.reshape(n_rows, n_objects, len(fields))
+
+
+def _leading_single(
+    view: CollectionView, n_objects: int, events: np.ndarray | None, *, stride: int, col: int, n_fields: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One collection's leading objects: (flat object index, flat destination of their first field).
+
+    The destination in a row-major ``(n_rows, stride)`` array is ``row * stride +
+    col + rank * n_fields``. Both are an ``arange`` plus a per-event constant
+    repeated over the event's objects: five passes over the objects, against ten
+    for rows and ranks first (:func:`_leading_ranks`).
+    """
+    if events is None:
+        starts, counts = view.offsets[:-1], view.counts
+    else:
+        starts = view.offsets[events]
+        counts = view.offsets[events + 1] - starts
+    kept = np.minimum(counts, n_objects)
+    base = np.zeros(kept.size + 1, dtype=np.int64)
+    np.cumsum(kept, out=base[1:])  # integer: exact
+    position = np.arange(base[-1], dtype=np.int64)
+    base = base[:-1]
+    index = position + np.repeat(starts - base, kept)
+    row_start = np.arange(kept.size, dtype=np.int64) * stride + col - base * n_fields
+    return index, position * n_fields + np.repeat(row_start, kept)
+
+
+def _fill(
+    out: np.ndarray,
+    col: int,
+    views: Sequence[CollectionView],
+    *,
+    n_objects: int,
+    fields: Sequence[str],
+    fill_missing: bool,
+    events: np.ndarray | None,
+) -> None:
+    """Write the leading objects of merged ``views`` into ``out[:, col:]``, (slot, field) row-major.
+
+    ``out`` is C-contiguous and zero where no object lands. Writing in place
+    spares a block per collection and its copy into the model input.
+    """
+    stride, n_fields = out.shape[1], len(fields)
+    if len(views) == 1:
+        placed = [(views[0], *_leading_single(views[0], n_objects, events, stride=stride, col=col, n_fields=n_fields))]
+    else:
+        placed = [(view, index, row * stride + col + slot * n_fields)
+                  for view, (index, row, slot) in zip(views, merged_slots(views, n_objects=n_objects, events=events))]
     flat = out.reshape(-1)
-    for view, (index, event, slot) in zip(views, merged_slots(views, n_objects=n_objects, events=events)):
-        dest = (event * n_objects + slot) * len(fields)  # one flat index: faster than three
+    for view, index, dest in placed:
         for j, name in enumerate(fields):
             if fill_missing and name not in view.field_names:
                 continue
-            flat[dest + j] = view.field(name)[index]
-    return out
+            flat[j:][dest] = view.field(name)[index]  # a view from j on: no dest + j pass
 
 
 def l1_input(frame: FeatureFrame, *, events: np.ndarray | None = None) -> np.ndarray:
@@ -197,15 +245,14 @@ def l1_input(frame: FeatureFrame, *, events: np.ndarray | None = None) -> np.nda
         float32 array ``(n_rows, 57)``.
     """
     n_rows = frame.n_events if events is None else events.size
-    out = np.empty((n_rows, len(L1_INPUT_NAMES)), dtype=np.float32)
+    out = np.zeros((n_rows, len(L1_INPUT_NAMES)), dtype=np.float32)
     met_pt, met_phi = frame.column("met_pt"), frame.column("met_phi")
     out[:, 0] = met_pt if events is None else met_pt[events]
-    out[:, 1] = 0.0
     out[:, 2] = met_phi if events is None else met_phi[events]
     col = 3
     for _, collections, n in L1_LAYOUT:
-        block = object_matrix(frame, collections=collections, n_objects=n, fields=_L1_FIELDS, events=events)
-        width = n * len(_L1_FIELDS)
-        out[:, col : col + width] = block.reshape(n_rows, width)  # not -1: 0 rows
-        col += width
+        _check_collections(frame, collections)
+        views = [frame.collection(name) for name in collections]
+        _fill(out, col, views, n_objects=n, fields=_L1_FIELDS, fill_missing=False, events=events)
+        col += n * len(_L1_FIELDS)
     return out
