@@ -15,7 +15,12 @@ import math
 import numpy as np
 
 from trigger.inference import ModelSession, SessionConfig, scorer_for, sha256_file
-from trigger.models_train.nets import AnomalyScore, Autoencoder, feature_weights, transverse_features
+from trigger.models_train.nets import (
+    AnomalyScore,
+    Autoencoder,
+    feature_weights,
+    transverse_features,
+)
 from trigger.models_train.recipes import train_model
 
 QUICK = {"n_train": 3_000, "epochs": 1, "n_eval": 2_000}

@@ -75,6 +75,14 @@ def _cos_sin_folded(phi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return (s * s) * -2.0 + 1.0, s * _horner_from(q, _COS2_FOLDED)
 
 
+def _f64(t: torch.Tensor) -> np.ndarray:
+    return t.detach().double().numpy()
+
+
+def _f32(a: np.ndarray) -> torch.Tensor:
+    return torch.tensor(np.ascontiguousarray(a), dtype=torch.float32)
+
+
 def _horner_from(q: torch.Tensor, coeffs: tuple[float, ...]) -> torch.Tensor:
     acc = q * coeffs[0] + coeffs[1]  # no constant-filled tensor to start from
     for c in coeffs[2:]:
@@ -174,15 +182,15 @@ class AnomalyScore(nn.Module):
         self.register_buffer("jet_cut", torch.tensor(jet_cut, dtype=torch.float32))
         self.register_buffer("jet_weights",
                              torch.tensor(jet_weight * feature_weights(jets=True)[:, None], dtype=torch.float32))
-        f64 = lambda t: t.detach().double().numpy()  # noqa: E731 - fold in float64, round once
-        mean, inv = f64(autoencoder.mean), f64(autoencoder.inv_scale)
-        w, jw, cut = f64(autoencoder.weights)[:, 0], f64(self.jet_weights)[:, 0], np.asarray(jet_cut, np.float64)
+        # Folded in float64, rounded to float32 once.
+        mean, inv = _f64(autoencoder.mean), _f64(autoencoder.inv_scale)
+        w, jw, cut = _f64(autoencoder.weights)[:, 0], _f64(self.jet_weights)[:, 0], np.asarray(jet_cut, np.float64)
         if np.any((w > 0) & (jw > 0)) or np.any(w[_ETA] + jw[_ETA]):
             raise ValueError("the folded score needs disjoint plain and jet terms and zero weight on every eta")
         first, last = autoencoder.encoder[0], autoencoder.decoder[2]
-        w1, b1, w4, b4 = f64(first.weight), f64(first.bias), f64(last.weight), f64(last.bias)
+        w1, b1, w4, b4 = _f64(first.weight), _f64(first.bias), _f64(last.weight), _f64(last.bias)
         keep = _FIELD_MAJOR[:_N_SCORED]
-        tensor = lambda a: torch.tensor(np.ascontiguousarray(a), dtype=torch.float32)  # noqa: E731
+        tensor = _f32
         self.register_buffer("w_in", tensor((w1 * inv)[:, _FIELD_MAJOR]))
         self.register_buffer("b_in", tensor(b1 - w1 @ (inv * mean)))
         self.register_buffer("w_out", tensor((w4 / inv[:, None])[keep]))

@@ -25,7 +25,12 @@ from trigger.models_train import cards
 from trigger.models_train.data import SM_MIX, make_sample, seed_for
 from trigger.models_train.evaluate import evaluate
 from trigger.models_train.fit import OPSET, deterministic, export_onnx, predict, train
-from trigger.models_train.nets import AnomalyScore, Autoencoder, DeepSets, transverse_features
+from trigger.models_train.nets import (
+    AnomalyScore,
+    Autoencoder,
+    DeepSets,
+    transverse_features,
+)
 
 __all__ = ["RECIPES", "Recipe", "train_model"]
 
