@@ -4,6 +4,7 @@ import pytest
 
 from trigger.engine import Engine
 from trigger.errors import ModelError
+from trigger.features.frame import FeatureFrame
 from trigger.io.generator import GeneratorConfig, generate_batches
 from trigger.menu import compile_menu, load_menu
 
@@ -42,6 +43,19 @@ def test_counts_balance_and_bits_match_the_kept_rows(engine, batch):
     assert all(any(m["pt"] > 20 for m in ev) or sum(m["pt"] > 10 for m in ev) >= 2 for ev in pts)
     assert muon.schema.names[-3:] == ["pass_OneMu", "pass_TwoMu", "pass_HT"]
     assert "process" in muon.schema.names  # extra columns are carried through
+
+
+def test_every_stream_carries_each_paths_bit_of_its_events(engine, batch):
+    out = engine.process(batch, batch_id="0:0")
+    decisions = engine.menu.evaluate(FeatureFrame(batch))
+    position = {int(e): i for i, e in enumerate(batch.column("event").to_numpy())}
+    assert len(out.streams) >= 2
+    for stream in out.streams.values():
+        rows = [position[int(e)] for e in stream.column("event").to_numpy()]
+        for j, name in enumerate(engine.menu.path_names):
+            column = stream.column(f"pass_{name}")
+            assert column.null_count == 0
+            np.testing.assert_array_equal(column.to_numpy(zero_copy_only=False), decisions[rows, j])
 
 
 def test_raw_payload_is_copied_for_kept_events_only(engine, batch):
