@@ -54,9 +54,10 @@ class ModelScorer:
         batch's zero-copy views: no smaller batch is gathered first (that cost
         as much as building the input and running the autoencoder together).
         """
-        if rows.all():
-            return self.builder(frame)
-        return self.builder(frame, events=np.flatnonzero(rows))
+        return self._inputs(frame, np.flatnonzero(rows))
+
+    def _inputs(self, frame: FeatureFrame, events: np.ndarray) -> np.ndarray:
+        return self.builder(frame) if events.size == frame.n_events else self.builder(frame, events=events)
 
     def score(self, frame: FeatureFrame, rows: np.ndarray) -> np.ndarray:
         """Scores for the events where ``rows`` is True; NaN elsewhere.
@@ -76,12 +77,13 @@ class ModelScorer:
             raise ModelError(f"model {self.name!r}: rows must be a bool array of shape ({frame.n_events},), "
                              f"got {rows.dtype} {rows.shape}")
         out = np.full(frame.n_events, np.nan, dtype=np.float32)
-        if rows.any():
-            scores = self.session.run(self.inputs(frame, rows))
+        events = np.flatnonzero(rows)  # once: the input and the scatter both use it
+        if events.size:
+            scores = self.session.run(self._inputs(frame, events))
             if scores.ndim != 1:
                 raise ModelError(f"model {self.name!r} outputs shape {list(scores.shape)} per batch; a scorer "
                                  "needs one value per event (shape [batch] or [batch, 1])")
-            out[rows] = scores
+            out[events] = scores
         return out
 
 
