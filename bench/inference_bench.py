@@ -10,7 +10,9 @@ Prints and writes ``bench/results/inference.json``:
   the ONNX Runtime call alone, and of the scorer (input tensor built from the
   Arrow batch + the call), by wall clock and by process CPU time;
 - the local replay (``LocalReplay``, one engine thread, pinned to one core) of
-  the same generated file with the shipped menus: ``default`` (no model),
+  the same generated events, as Arrow IPC (memory-mapped: no decoding, the
+  hardest case for the ratio) and as Parquet (decoded, like recorded files),
+  with the shipped menus: ``default`` (no model),
   ``default+anomaly_ae`` (the autoencoder path) and ``anomaly`` (autoencoder and
   classifier paths); median of ``--repeats`` interleaved runs, and the ratio to
   the default menu. The issue's goal: adding the autoencoder keeps >= 85%.
@@ -120,9 +122,9 @@ def _reference_menu(tmp: Path, files: list[Path], n_accepted: int) -> Path:
     return path
 
 
-def replay_rates(n_events: int, *, repeats: int, tmp: Path) -> dict[str, Any]:
-    """LocalReplay throughput per menu, one engine thread pinned to one core."""
-    files = write_dataset(n_events, tmp / "data", config=GeneratorConfig(seed=11), formats=("ipc",))
+def replay_rates(n_events: int, *, repeats: int, tmp: Path, fmt: str = "ipc") -> dict[str, Any]:
+    """LocalReplay throughput per menu, one engine thread pinned to one core, from ``fmt`` files."""
+    files = write_dataset(n_events, tmp / f"data-{fmt}", config=GeneratorConfig(seed=11), formats=(fmt,))
     menus = _menus(tmp)
     engines = {name: load_engine(str(path))[0] for name, path in menus.items()}
     probe = LocalReplay(engines["default+anomaly_ae"], tmp / "probe", config=ReplayConfig(workers=1, progress=False),
@@ -156,7 +158,7 @@ def replay_rates(n_events: int, *, repeats: int, tmp: Path) -> dict[str, Any]:
                         "max_events_per_s": round(n_events / min(walls[name])),
                         "ratio_to_default_wall": round(base_wall / wall, 3),
                         "ratio_to_default_cpu": round(base_cpu / cpu, 3), "events_kept": kept[name]}
-        print(f"replay {name:>22}: {n_events / wall:>10,.0f} ev/s ({n_events / cpu:>10,.0f} per CPU s), "
+        print(f"replay ({fmt}) {name:>22}: {n_events / wall:>10,.0f} ev/s ({n_events / cpu:>10,.0f} per CPU s), "
               f"{base_wall / wall:.3f} of default by wall time, {base_cpu / cpu:.3f} by CPU time")
     ref_wall, ref_cpu = statistics.median(walls["default+lep1_pt_ref"]), statistics.median(cpus["default+lep1_pt_ref"])
     ae_wall, ae_cpu = statistics.median(walls["default+anomaly_ae"]), statistics.median(cpus["default+anomaly_ae"])
@@ -183,7 +185,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         os.sched_setaffinity(0, previous)
     with tempfile.TemporaryDirectory(prefix="trigger-inference-bench-") as tmp:
         replay = replay_rates(args.events, repeats=args.repeats, tmp=Path(tmp))
-    payload = {"models_one_core": models, "replay_one_core": replay,
+        replay_parquet = replay_rates(args.events, repeats=args.repeats, tmp=Path(tmp), fmt="parquet")
+    payload = {"models_one_core": models, "replay_one_core": replay, "replay_one_core_parquet": replay_parquet,
                "settings": {"events": args.events, "repeats": args.repeats, "batch_sizes": list(sizes)},
                "goal": "default+anomaly_ae keeps >= 0.85 of the default menu's replay throughput"}
     if not args.quick:

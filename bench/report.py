@@ -148,10 +148,14 @@ def _inference(d: dict[str, Any]) -> list[str]:
                      _n(best[1]["scorer_events_per_s"])])
     out = ["**Models** (one core)", ""] + _table(
         ["model", "provider", "best batch", "onnxruntime events/s", "with input building events/s"], rows)
-    menus = [[name, _n(r["events_per_s"]), f"{r['ratio_to_default_wall']:.3f}"]
-             for name, r in d.get("replay_one_core", {}).items() if "events_per_s" in r]
+    ipc, parquet = d.get("replay_one_core", {}), d.get("replay_one_core_parquet", {})
+    menus = [[name, _n(r["events_per_s"]), f"{r['ratio_to_default_wall']:.3f}",
+              *([_n(parquet[name]["events_per_s"]), f"{parquet[name]['ratio_to_default_wall']:.3f}"]
+                if name in parquet else ["", ""])]
+             for name, r in ipc.items() if "events_per_s" in r]
     if menus:
-        out += ["", "**Replay with models** (one core)", ""] + _table(["menu", "events/s", "of default"], menus)
+        out += ["", "**Replay with models** (one core; input as Arrow IPC, memory-mapped, and as Parquet)", ""]
+        out += _table(["menu", "IPC events/s", "of default", "Parquet events/s", "of default"], menus)
     return out
 
 
