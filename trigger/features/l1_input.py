@@ -52,6 +52,21 @@ def _descending_pt_key(pt: np.ndarray) -> np.ndarray:
     return ~(bits ^ flip)
 
 
+def _kept(
+    view: CollectionView, n_objects: int, events: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: first object index, objects kept (at most ``n_objects``), and their running start."""
+    if events is None:
+        starts, counts = view.offsets[:-1], view.counts
+    else:
+        starts = view.offsets[events]
+        counts = view.offsets[events + 1] - starts
+    kept = np.minimum(counts, n_objects)
+    kept_starts = np.zeros(kept.size + 1, dtype=np.int64)
+    np.cumsum(kept, out=kept_starts[1:])  # integer: exact
+    return starts, kept, kept_starts
+
+
 def _leading_ranks(
     view: CollectionView, n_objects: int, events: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -63,14 +78,7 @@ def _leading_ranks(
     ``events[i]``: a model running on seed survivors reads their objects
     straight from the batch, without gathering them into a smaller batch first.
     """
-    if events is None:
-        starts, counts = view.offsets[:-1], view.counts
-    else:
-        starts = view.offsets[events]
-        counts = view.offsets[events + 1] - starts
-    kept = np.minimum(counts, n_objects)
-    kept_starts = np.zeros(kept.size + 1, dtype=np.int64)
-    np.cumsum(kept, out=kept_starts[1:])  # integer: exact
+    starts, kept, kept_starts = _kept(view, n_objects, events)
     row = np.repeat(np.arange(kept.size, dtype=np.int64), kept)
     rank = np.arange(kept_starts[-1], dtype=np.int64) - kept_starts[:-1][row]
     return starts[row] + rank, row, rank
@@ -184,14 +192,7 @@ def _leading_single(
     repeated over the event's objects: five passes over the objects, against ten
     for rows and ranks first (:func:`_leading_ranks`).
     """
-    if events is None:
-        starts, counts = view.offsets[:-1], view.counts
-    else:
-        starts = view.offsets[events]
-        counts = view.offsets[events + 1] - starts
-    kept = np.minimum(counts, n_objects)
-    base = np.zeros(kept.size + 1, dtype=np.int64)
-    np.cumsum(kept, out=base[1:])  # integer: exact
+    starts, kept, base = _kept(view, n_objects, events)
     position = np.arange(base[-1], dtype=np.int64)
     base = base[:-1]
     index = position + np.repeat(starts - base, kept)
