@@ -145,7 +145,7 @@ class Engine:
     def _with_bits(self, kept: pa.RecordBatch, bits: np.ndarray) -> pa.RecordBatch:
         # All paths' bits packed at once into one Arrow array, each column a zero-copy
         # slice of it (offsets on byte boundaries): a conversion per column from a
-        # strided bool view cost twice as much (4.8 ns/event over six streams).
+        # strided bool view cost 16-33 us per stream batch of 60-3,000 rows, this 7-16.
         n = kept.num_rows
         packed = np.packbits(np.ascontiguousarray(bits.T), axis=1, bitorder="little")
         width = packed.shape[1] * 8
