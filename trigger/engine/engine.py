@@ -119,7 +119,10 @@ class Engine:
 
         streams: dict[str, pa.RecordBatch] = {}
         for stream, idx in self.menu.streams.items():
-            rows = np.flatnonzero(bits[:, idx].any(axis=1))
+            if not idx:  # declared, but no path writes to it
+                continue
+            # A stream of one path reads its column as is: no gathered copy to reduce.
+            rows = np.flatnonzero(bits[:, idx[0]] if len(idx) == 1 else bits[:, idx].any(axis=1))
             if rows.size:
                 # A take of the kept rows' indices: a stream keeps a few percent of the batch,
                 # and gathering by index skips the mask scan filter() makes on every column.
