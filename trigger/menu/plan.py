@@ -181,12 +181,15 @@ class CompiledMenu:
                             f"{', '.join(sorted(self.models)) or 'none'}",
                             suggestions=closest_names(model, self.models))
         rows = np.zeros(frame.n_events, dtype=bool)
-        ids = [frame.column(c) for c in ("run", "luminosity_block", "event")] if apply_prescale else []
         for i in users:
             path = self.paths[i]
-            keep = np.ones(frame.n_events, dtype=bool) if path.seed is None else self._seed(frame, path).copy()
-            if apply_prescale:
-                keep &= prescale_mask(*ids, prescale=path.prescale, salt=path.salt)
+            keep = None if path.seed is None else self._seed(frame, path)  # shared: never modified here
+            if apply_prescale and path.prescale != 1:  # prescale 1 keeps everything: nothing to hash
+                ids = [frame.column(c) for c in ("run", "luminosity_block", "event")]
+                kept = prescale_mask(*ids, prescale=path.prescale, salt=path.salt)
+                keep = kept if keep is None else keep & kept
+            if keep is None:
+                return np.ones(frame.n_events, dtype=bool)  # a user without seed or prescale: every event
             rows |= keep
         return rows
 
