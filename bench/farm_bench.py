@@ -13,6 +13,9 @@ Prints and writes ``bench/results/farm.json`` (machine and versions included):
 - the farm versus the local runtime versus an idiomatic Ray Data pipeline
   (``read_parquet -> map_batches(engine) -> write_parquet``) running the same
   engine on the same Parquet files; row counts are asserted equal;
+- CPU per batch of each process role (filters, sink, source, driver, raylet)
+  with 1 and 2 filters, and the 1 -> 2 filter ratio that split allows on two
+  cores (Linux ``/proc``);
 - per-batch control overhead: a no-op engine on small batches, farm versus local;
 - decision latency (p50/p99) and deadtime versus offered load from 10% to 120%
   of the measured capacity, with the mean batch service time and, at 100% and
@@ -25,6 +28,7 @@ Prints and writes ``bench/results/farm.json`` (machine and versions included):
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import tempfile
@@ -43,6 +47,7 @@ from trigger.runtime.ray import EngineSpec, FarmConfig, FarmReplay
 from trigger.runtime.ray.engine_spec import Throttled
 
 from .common import write_results
+from .proc_cpu import cpu_by_role, split_per_batch
 
 
 class NullEngine:
@@ -176,6 +181,62 @@ def throughput_section(spec: EngineSpec, ipc: list[str], parquet: list[str], wor
     return out
 
 
+def _copies(path: str, n: int, where: Path) -> list[str]:
+    """``n`` names for one file (hard links; copies where links fail): the farm reads a path once."""
+    where.mkdir(parents=True, exist_ok=True)
+    out = []
+    for k in range(n):
+        name = where / f"copy{k}-{Path(path).name}"
+        if not name.exists():
+            try:
+                os.link(path, name)
+            except OSError:
+                shutil.copyfile(path, name)
+        out.append(str(name))
+    return out
+
+
+def cpu_split_section(spec: EngineSpec, ipc: list[str], work: Path, *, batch: int,
+                      copies: int) -> dict[str, Any] | None:
+    """CPU per batch of each process role, with 1 and 2 filters (Linux ``/proc``; None elsewhere).
+
+    Sampled at every 1 s control window; the split is taken between the first
+    and the last window, so actor start-up and the drain at the end stay out.
+    The input is read ``copies`` times (under other names) to give the runs
+    several windows. ``ceiling_ratio_2_vs_1``: what two filters could reach at
+    most on this machine's cores, all of them busy at the CPU per batch measured
+    with two filters, over the rate measured with one.
+    """
+    if cpu_by_role() is None:
+        return None
+    files = [name for path in ipc for name in _copies(path, copies, work / "copies")]
+    out: dict[str, Any] = {"cores": len(os.sched_getaffinity(0))}
+    for n_filters in (1, 2):
+        snaps: list[tuple[float, int, dict[str, float]]] = []
+
+        def sample(ctl: Any, snaps: list[tuple[float, int, dict[str, float]]] = snaps) -> None:
+            snaps.append((time.monotonic(), ctl.total_batches, cpu_by_role() or {}))
+
+        farm(spec, files, work / f"cpu{n_filters}", filters=n_filters, batch_size=batch, on_window=sample)
+        key = f"filters_{n_filters}"
+        if len(snaps) < 2 or snaps[-1][1] <= snaps[0][1]:
+            out[key] = None  # too short a run to leave start-up and drain out
+            continue
+        (t0, b0, c0), (t1, b1, c1) = snaps[0], snaps[-1]
+        row = out[key] = {"batches": b1 - b0, **split_per_batch(c0, c1, batches=b1 - b0, wall_s=t1 - t0)}
+        print(f"  {n_filters} filter(s): {row['batches_per_s']} batches/s, {row['cores_busy']} cores busy; CPU per "
+              f"batch: filters {row['filters_ms_per_batch']} ms, sink {row['sink_ms_per_batch']}, source "
+              f"{row['source_ms_per_batch']}, driver {row['driver_ms_per_batch']}, raylet "
+              f"{row['raylet_ms_per_batch']}", flush=True)
+    one, two = out.get("filters_1"), out.get("filters_2")
+    if one and two:
+        ceiling = out["cores"] * 1e3 / two["total_ms_per_batch"]
+        out["ceiling_ratio_2_vs_1"] = round(ceiling / one["batches_per_s"], 3)
+        print(f"  two filters could reach at most x{out['ceiling_ratio_2_vs_1']} of one on {out['cores']} cores",
+              flush=True)
+    return out
+
+
 def overhead_section(ipc: list[str], work: Path, *, batch: int) -> dict[str, Any]:
     f = farm(null_factory, ipc, work / "null", filters=1, batch_size=batch)
     loc = local(NullEngine(), ipc, work / "nulll", batch_size=batch, workers=1)
@@ -292,6 +353,9 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[str, Any] = {"quick": args.quick}
         print("throughput ...", flush=True)
         results["throughput"] = throughput_section(spec, ipc, parquet, work, batch, n, args.repeats)
+        print("CPU per process role ...", flush=True)
+        results["cpu_split"] = cpu_split_section(spec, ipc, work, batch=batch,
+                                                 copies=50 if args.quick else max(1, 30_000_000 // n))
         def one_vs_two(factory: Any) -> dict[str, Any]:
             r1 = best(args.repeats, lambda: farm(factory, ipc, work / "m1", filters=1, batch_size=batch))[1]
             r2 = best(args.repeats, lambda: farm(factory, ipc, work / "m2", filters=2, batch_size=batch))[1]

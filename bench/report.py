@@ -125,6 +125,16 @@ def _farm(d: dict[str, Any]) -> list[str]:
                  ["Parquet: Ray Data map_batches", (f"{_n(pq['ray_data_events_per_s'])} (farm is "
                                                    f"x{pq['farm_vs_ray_data']})")]]
     out = ["**Farm on Ray**" + (" (quick run)" if d.get("quick") else ""), ""] + _table(["run", "events/s"], rows)
+    split = d.get("cpu_split") or {}
+    measured = [(n, split.get(f"filters_{n}")) for n in (1, 2) if split.get(f"filters_{n}")]
+    if measured:
+        roles = ("filters", "sink", "source", "driver", "raylet", "gcs")
+        out += ["", f"**Where the cores go** (CPU ms per batch by process, {split.get('cores')} cores; two filters "
+                f"could reach at most x{split.get('ceiling_ratio_2_vs_1')} of one)", ""] + _table(
+            ["filter actors", "batches/s", "cores busy", *roles, "total"],
+            [[str(n), _n(r["batches_per_s"], 1), _n(r["cores_busy"], 2),
+              *(_n(r[f"{role}_ms_per_batch"], 1) for role in roles), _n(r["total_ms_per_batch"], 1)]
+             for n, r in measured])
     lat = d.get("latency_vs_load") or []
     if lat:
         runs = lat[0].get("runs", 1)

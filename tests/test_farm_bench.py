@@ -49,3 +49,14 @@ def test_quick_benchmark_writes_every_section_with_machine_and_versions(results:
         assert row["p99_ms"] >= row["p50_ms"] > 0 and row["max_in_flight_per_filter"] <= 2
     assert results["backfill"]["backfill_events"] > 0
     assert results["load_step"]["decisions"], "the load step made no scaling decision"
+
+
+def test_quick_benchmark_splits_the_cpu_per_process_role(results: dict) -> None:
+    split = results["cpu_split"]
+    if split is None:  # no /proc: not Linux
+        return
+    one, two = split["filters_1"], split["filters_2"]
+    assert one is not None and two is not None and two["batches"] > 0
+    assert two["filters_ms_per_batch"] > 0 and two["sink_ms_per_batch"] > 0
+    assert 0 < two["cores_busy"] <= split["cores"] + 0.5  # sampled, so a little slack
+    assert split["ceiling_ratio_2_vs_1"] > 0
