@@ -14,8 +14,8 @@ Prints and writes ``bench/results/farm.json`` (machine and versions included):
   (``read_parquet -> map_batches(engine) -> write_parquet``) running the same
   engine on the same Parquet files; row counts are asserted equal;
 - CPU per batch of each process role (filters, sink, source, driver, raylet)
-  with 1 and 2 filters, and the 1 -> 2 filter ratio that split allows on two
-  cores (Linux ``/proc``);
+  with 1 and 2 filters, the cores kept busy, and the most two filters could
+  give over one on this machine's cores (Linux ``/proc``);
 - per-batch control overhead: a no-op engine on small batches, farm versus local;
 - decision latency (p50/p99) and deadtime versus offered load from 10% to 120%
   of the measured capacity, with the mean batch service time and, at 100% and

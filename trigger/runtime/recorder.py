@@ -84,21 +84,25 @@ class RunRecorder:
         incidents = []
         if report.incident is not None:
             incidents.append(self.quarantine.add(report.incident, rows=report.incident_rows))
-        for stream, n in report.streams.items():
-            self.stream_counts[stream] = self.stream_counts.get(stream, 0) + n
-        self.ledger.append(LedgerRecord(
-            report.batch_id, report.source, report.row_start, report.row_stop, report.n_in, report.n_kept,
-            report.n_rejected, report.n_quarantined, dict(report.streams), report.error,
-        ))
-        self.events_in += report.n_in
-        self.kept += report.n_kept
-        self.rejected += report.n_rejected
-        self.quarantined += report.n_quarantined
-        self.path_counts += report.path_counts
+        rec = LedgerRecord(report.batch_id, report.source, report.row_start, report.row_stop, report.n_in,
+                           report.n_kept, report.n_rejected, report.n_quarantined, dict(report.streams), report.error)
+        self.ledger.append(rec)
+        self._book(rec, report.path_counts)
         self.bytes_in += report.nbytes
-        self.batches += 1
         self.latency.add(max(report.decided_ns - report.emitted_ns, 0) / 1e9, weight=report.n_in)
         return incidents
+
+    def _book(self, rec: LedgerRecord, path_counts: np.ndarray | None) -> None:
+        """Add one ledger record to the run's totals (``path_counts`` None: not known)."""
+        self.events_in += rec.events_in
+        self.kept += rec.kept
+        self.rejected += rec.rejected
+        self.quarantined += rec.quarantined
+        if path_counts is not None:
+            self.path_counts += path_counts
+        for stream, n in rec.streams.items():
+            self.stream_counts[stream] = self.stream_counts.get(stream, 0) + n
+        self.batches += 1
 
     def add_bytes_written(self, n_bytes: int) -> None:
         """Count parts that other writers of the run (engine processes) committed."""
@@ -109,10 +113,9 @@ class RunRecorder:
         n = shard.row_stop - row_start
         rec = self.quarantine.add(QuarantineRecord(shard.path, batch_id, row_start, shard.row_stop, n,
                                                    error.column, error.reason))
-        self.ledger.append(LedgerRecord(batch_id, shard.path, row_start, shard.row_stop, n, 0, 0, n, {}, str(error)))
-        self.events_in += n
-        self.quarantined += n
-        self.batches += 1
+        ledger_rec = LedgerRecord(batch_id, shard.path, row_start, shard.row_stop, n, 0, 0, n, {}, str(error))
+        self.ledger.append(ledger_rec)
+        self._book(ledger_rec, None)
         return rec
 
     def record_unopenable(self, path: str, *, error: InputError) -> QuarantineRecord:

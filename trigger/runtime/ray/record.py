@@ -104,15 +104,8 @@ class FarmRecorder(RunRecorder):
 
     def _count(self, rec: LedgerRecord, path_counts: np.ndarray) -> None:
         self.done[rec.batch_id] = (rec.row_start, rec.row_stop)
-        self.events_in += rec.events_in
-        self.kept += rec.kept
-        self.rejected += rec.rejected
-        self.quarantined += rec.quarantined
-        if path_counts.size == self.path_counts.size:
-            self.path_counts += path_counts
-        for stream, n in rec.streams.items():
-            self.stream_counts[stream] = self.stream_counts.get(stream, 0) + n
-        self.batches += 1
+        # A journal of another menu (resume) has other path counts: the totals still add up.
+        self._book(rec, path_counts if path_counts.size == self.path_counts.size else None)
 
     def record_result(self, meta: BatchMeta, result: FilterResult) -> list[QuarantineRecord]:
         """Account for one acknowledged batch (its outputs are committed).
