@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import textwrap
 
 import numpy as np
@@ -10,6 +12,7 @@ import pytest
 
 from trigger.cli.replay import load_engine
 from trigger.engine import Engine
+from trigger.engine.load import check_engine
 from trigger.errors import MenuError, ModelError
 from trigger.inference import load_scorers, package_models_dir, sha256_file
 from trigger.io.generator import GeneratorConfig, ProcessMix, generate_batches
@@ -90,6 +93,24 @@ def test_pinned_hash_mismatch_refuses_the_menu(tmp_path):
     with pytest.raises(ModelError, match=rf"file {tmp_path / 'anomaly_ae.onnx'} has sha256 [0-9a-f]{{64}}, "
                                          rf"but menu {path} pins {AE_SHA}"):
         load_engine(str(path))
+
+
+def test_check_engine_refuses_a_wrong_pin_and_never_starts_onnxruntime(tmp_path):
+    shutil.copy(package_models_dir() / "anomaly_ae.onnx", tmp_path / "anomaly_ae.onnx")
+    (tmp_path / "anomaly_ae.onnx").open("ab").write(b"\0")
+    bad = tmp_path / "m.yaml"
+    bad.write_text(menu_text(GOOD))
+    with pytest.raises(ModelError, match=rf"file {tmp_path / 'anomaly_ae.onnx'} has sha256 .* but menu {bad} pins"):
+        check_engine(str(bad))
+    # In a fresh interpreter (this one has onnxruntime loaded): the check loads no ONNX Runtime,
+    # and gives the decision columns the built engine has.
+    shipped = ANOMALY_MENU
+    probe = ("import sys; from trigger.engine.load import check_engine; "
+             f"names, menu = check_engine({str(shipped)!r}); "
+             "print(menu, len(names), names[-1], 'onnxruntime' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    engine, name = load_engine(str(shipped))
+    assert out == [name, str(len(engine.path_names)), engine.path_names[-1], "False"]
 
 
 def test_a_menu_using_an_undeclared_model_does_not_load():

@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -14,9 +15,10 @@ import pytest
 from trigger.cli import main
 from trigger.engine.load import load_engine
 from trigger.engine.spec import EngineSpec
-from trigger.errors import ConfigError
+from trigger.errors import ConfigError, MenuError
 from trigger.io.dataset import write_dataset
 from trigger.io.generator import GeneratorConfig
+from trigger.menu import default_menu_path
 from trigger.runtime.ledger import read_ledger
 from trigger.runtime.local import LocalReplay, ReplayConfig
 from trigger.runtime.multiproc import EngineProcessError, choose_start_method
@@ -138,6 +140,37 @@ def test_cli_replays_with_processes(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["events_in"] == 30_000 and summary["ledger_ok"]
     assert summary["config"]["processes"] == 2 and len(summary["engine_processes"]["workers"]) == 2
+
+
+def test_a_model_menu_forks_its_processes_before_loading_any_model(dataset, tmp_path):
+    # The CLI in its own interpreter: this one has onnxruntime loaded (other tests), and a
+    # process that has can no longer fork (choose_start_method).
+    menu = str(Path(default_menu_path()).with_name("anomaly.yaml"))
+    summaries = {}
+    for processes in ("1", "2"):
+        out = tmp_path / processes
+        subprocess.run([sys.executable, "-m", "trigger", "replay", dataset[".arrow"], "--menu", menu, "--out", str(out),
+                        "--processes", processes, "--batch-size", "4096", "--no-progress"], check=True,
+                       capture_output=True)
+        summaries[processes] = json.loads((out / "summary.json").read_text())
+    forked = summaries["2"]["engine_processes"]
+    assert forked["start_method"] == "fork" and forked["processes"] == 2
+    assert all(w["batches"] for w in forked["workers"]), forked  # the child decided batches with its own models
+    assert summaries["2"]["paths"] == summaries["1"]["paths"]
+    assert summaries["2"]["paths"]["HLT_Anomaly_AE"] > 0 and summaries["2"]["ledger_ok"]
+    single, multi = _kept(tmp_path / "1"), _kept(tmp_path / "2")
+    assert single.keys() == multi.keys() and all(single[s].equals(multi[s]) for s in single)
+
+
+def test_replay_given_a_spec_checks_the_menu_at_once_and_builds_the_engine_when_it_runs(dataset, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("menu: m\npaths: [{name: A, cut: 'ht >', stream: S}]\n")
+    with pytest.raises(MenuError):
+        LocalReplay(EngineSpec.from_menu(bad), tmp_path / "never")
+    replay = LocalReplay(EngineSpec.from_menu(None), tmp_path / "o", config=ReplayConfig(progress=False))
+    assert replay.menu_name == "default-v1" and replay.path_names == load_engine(None)[0].path_names
+    summary = replay.run([dataset[".arrow"]])
+    assert summary["events_in"] == N_EVENTS and replay.engine.path_names == replay.path_names
 
 
 def test_auto_is_one_process_per_usable_core_and_shard_and_one_when_paced(monkeypatch):

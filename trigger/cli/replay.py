@@ -81,7 +81,17 @@ def run(args: argparse.Namespace) -> int:
     from trigger.engine.spec import EngineSpec
     from trigger.runtime.local import LocalReplay, ReplayConfig
 
-    engine, menu_name = load_engine(args.menu)
+    kwargs = {} if args.workers is None else {"workers": args.workers}
+    config = ReplayConfig(batch_size=args.batch_size, queue_depth=args.queue_depth,
+                          max_rows_per_file=args.max_rows_per_file, progress=not args.no_progress,
+                          rate=getattr(args, "rate", None), processes=args.processes, **kwargs)
+    spec = EngineSpec.from_menu(args.menu)
+    # Given the spec, a replay on several processes forks them before any model is loaded
+    # (each loads its own) instead of spawning them: ~0.3 s sooner at work (LocalReplay).
+    # Either way a bad menu or model pin fails here, before any event is generated.
+    engine, menu_name = (spec, "") if config.processes != 1 else spec.load()
+    replay = LocalReplay(engine, Path(args.out), config=config, menu_name=menu_name, on_incident=print_incident,
+                         mapping=getattr(args, "mapping", None), on_note=_print_note, engine_spec=spec)
     files = list(args.files)
     if not files:
         from trigger.io.dataset import write_dataset
@@ -91,13 +101,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"trigger: no FILES given: generating {args.generate:,} events into {gen_dir}/ "
               "(default process mix, seed 1) and replaying them", file=sys.stderr)
         files = [str(p) for p in write_dataset(args.generate, gen_dir, config=GeneratorConfig(), formats=("ipc",))]
-    kwargs = {} if args.workers is None else {"workers": args.workers}
-    config = ReplayConfig(batch_size=args.batch_size, queue_depth=args.queue_depth,
-                          max_rows_per_file=args.max_rows_per_file, progress=not args.no_progress,
-                          rate=getattr(args, "rate", None), processes=args.processes, **kwargs)
-    spec = EngineSpec.from_menu(args.menu) if config.processes != 1 else None
-    replay = LocalReplay(engine, Path(args.out), config=config, menu_name=menu_name, on_incident=print_incident,
-                         mapping=getattr(args, "mapping", None), on_note=_print_note, engine_spec=spec)
     summary = replay.run(files)
     print_summary(summary, out_dir=args.out)
     if "pacing" in summary:

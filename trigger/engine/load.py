@@ -7,7 +7,7 @@ from typing import Any
 
 from trigger.engine.engine import Engine
 
-__all__ = ["load_engine"]
+__all__ = ["check_engine", "load_engine"]
 
 
 def load_engine(menu_path: str | None) -> tuple[Any, str]:
@@ -34,3 +34,27 @@ def load_engine(menu_path: str | None) -> tuple[Any, str]:
 
         scorers = load_scorers(menu.models, used=compiled.models, menu_source=menu.source)
     return Engine(compiled, scorers=scorers), menu.name
+
+
+def check_engine(menu_path: str | None) -> tuple[tuple[str, ...], str]:
+    """What :func:`load_engine` checks before it starts ONNX Runtime: the menu, and its models' pins.
+
+    A replay that forks engine processes calls this first, so that a bad menu or
+    model fails before any process starts, and loads the models only after the
+    fork: ONNX Runtime sessions must not cross one.
+
+    Returns:
+        The menu's path names (the decision columns, in order) and its name.
+
+    Raises:
+        MenuError: The menu does not compile.
+        ModelError: A model is missing or not the pinned file.
+    """
+    from trigger.inference.pinning import pin_models
+    from trigger.menu import compile_menu, default_menu_path, load_menu
+
+    menu = load_menu(Path(menu_path) if menu_path else default_menu_path())
+    compiled = compile_menu(menu)
+    if compiled.models:
+        pin_models(menu.models, used=compiled.models, menu_source=menu.source)
+    return compiled.path_names, menu.name

@@ -10,10 +10,12 @@ there, so that paths relative to the menu (model files) resolve as locally.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,18 +67,35 @@ class EngineSpec:
         """
         from trigger.engine.load import load_engine
 
+        with self._menu_file() as path:
+            return load_engine(path)
+
+    def check(self) -> tuple[tuple[str, ...], str]:
+        """Check the menu and its models' pins without building the engine (no ONNX Runtime).
+
+        Returns:
+            The menu's path names, in decision-column order, and its name.
+        """
+        from trigger.engine.load import check_engine
+
+        with self._menu_file() as path:
+            return check_engine(path)
+
+    @contextlib.contextmanager
+    def _menu_file(self) -> Iterator[str]:
         original = Path(self.menu_path)
         try:
             same = original.is_file() and _sha256(original.read_text(encoding="utf-8")) == self.sha256
         except OSError:
             same = False
         if same:
-            return load_engine(str(original))
+            yield str(original)
+            return
         # Not visible (another node) or changed since: compile the text the driver read.
         with tempfile.TemporaryDirectory(prefix="trigger-menu-") as tmp:
             copy = Path(tmp) / original.name
             copy.write_text(self.menu_text, encoding="utf-8")
-            return load_engine(str(copy))
+            yield str(copy)
 
     def __call__(self) -> Any:
         """Build the engine (an engine factory)."""

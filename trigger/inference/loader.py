@@ -3,7 +3,8 @@
 Every step fails with a :class:`~trigger.errors.ModelError` that names the
 model and the file: not found (with every place searched), a sha256 that is
 not the pinned one (with both hashes), an input the scorer cannot feed, or a
-GPU-only model that fell back to the CPU.
+GPU-only model that fell back to the CPU. The first two checks are
+:func:`~trigger.inference.pinning.pin_models`, which needs no ONNX Runtime.
 """
 
 from __future__ import annotations
@@ -12,8 +13,12 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-from trigger.errors import ModelError, closest_names
-from trigger.inference.pinning import read_pinned, resolve_model_file
+from trigger.inference.pinning import (
+    PinnedModel,
+    pin_models,
+    read_pinned,
+    resolve_model_file,
+)
 from trigger.inference.scorers import ModelScorer, scorer_for
 from trigger.inference.session import ModelSession, SessionConfig
 from trigger.inference.spec import ModelSpec
@@ -43,7 +48,11 @@ def load_scorer(spec: ModelSpec, *, menu_dir: str | os.PathLike[str] | None = No
     """
     path = resolve_model_file(spec.file, menu_dir=menu_dir, model=spec.name)
     pinned = read_pinned(path, expected_sha256=spec.sha256, model=spec.name, pinned_by=pinned_by)
-    session = ModelSession(pinned.data, name=spec.name, file=str(path),
+    return _scorer(spec, pinned, defaults=defaults)
+
+
+def _scorer(spec: ModelSpec, pinned: PinnedModel, *, defaults: SessionConfig | None) -> ModelScorer:
+    session = ModelSession(pinned.data, name=spec.name, file=str(pinned.path),
                            config=session_config(spec, defaults=defaults))
     return scorer_for(session, kind=spec.kind)
 
@@ -65,17 +74,5 @@ def load_scorers(specs: Mapping[str, ModelSpec], *, used: Iterable[str] | None =
     Raises:
         ModelError: A used model is not declared, or cannot be loaded.
     """
-    names = list(specs) if used is None else sorted(used)
-    menu_dir = None
-    if menu_source and os.path.isfile(menu_source):
-        menu_dir = os.path.dirname(os.path.abspath(menu_source))
-    pinned_by = f"menu {menu_source}" if menu_source else "the menu"
-    out: dict[str, ModelScorer] = {}
-    for name in names:
-        if name not in specs:
-            near = closest_names(name, specs)
-            raise ModelError(f"the menu reads score.{name} but declares no model {name!r} under `models:`"
-                             + (f" (did you mean {', '.join(map(repr, near))}?)" if near else "")
-                             + "; add it with its file and sha256")
-        out[name] = load_scorer(specs[name], menu_dir=menu_dir, pinned_by=pinned_by, defaults=defaults)
-    return out
+    pinned = pin_models(specs, used=used, menu_source=menu_source)
+    return {name: _scorer(specs[name], model, defaults=defaults) for name, model in pinned.items()}

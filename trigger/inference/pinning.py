@@ -13,13 +13,15 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from trigger.errors import ModelError
+from trigger.errors import ModelError, closest_names
+from trigger.inference.spec import ModelSpec
 
-__all__ = ["MODEL_PATH_ENV", "PinnedModel", "model_search_path", "package_models_dir", "read_pinned",
+__all__ = ["MODEL_PATH_ENV", "PinnedModel", "model_search_path", "package_models_dir", "pin_models", "read_pinned",
            "resolve_model_file", "sha256_bytes", "sha256_file"]
 
 #: Environment variable with extra model directories.
@@ -138,3 +140,35 @@ def read_pinned(path: str | os.PathLike[str], *, expected_sha256: str, model: st
                          "refusing to load it. If the model was retrained on purpose, put the new hash in "
                          "the menu; otherwise restore the pinned file")
     return PinnedModel(model, Path(path), actual, data)
+
+
+def pin_models(specs: Mapping[str, ModelSpec], *, used: Iterable[str] | None = None,
+               menu_source: str | None = None) -> dict[str, PinnedModel]:
+    """Find the models a menu uses and check their sha256 pins, without starting ONNX Runtime.
+
+    Args:
+        specs: The menu's ``models:`` section.
+        used: Models the menu's paths read (None: every declared model).
+        menu_source: The menu file (its directory is searched first), or None.
+
+    Returns:
+        Model name -> its pinned bytes.
+
+    Raises:
+        ModelError: A used model is not declared, not found, or not the pinned file.
+    """
+    names = list(specs) if used is None else sorted(used)
+    menu_dir = None
+    if menu_source and os.path.isfile(menu_source):
+        menu_dir = os.path.dirname(os.path.abspath(menu_source))
+    pinned_by = f"menu {menu_source}" if menu_source else "the menu"
+    out: dict[str, PinnedModel] = {}
+    for name in names:
+        if name not in specs:
+            near = closest_names(name, specs)
+            raise ModelError(f"the menu reads score.{name} but declares no model {name!r} under `models:`"
+                             + (f" (did you mean {', '.join(map(repr, near))}?)" if near else "")
+                             + "; add it with its file and sha256")
+        path = resolve_model_file(specs[name].file, menu_dir=menu_dir, model=name)
+        out[name] = read_pinned(path, expected_sha256=specs[name].sha256, model=name, pinned_by=pinned_by)
+    return out

@@ -117,7 +117,13 @@ class LocalReplay:
     """Replays files through an engine on this machine.
 
     Args:
-        engine: The engine (menu and models).
+        engine: The engine (menu and models), or the :class:`~trigger.engine.spec.EngineSpec`
+            to build it from. Given a spec, the replay checks the menu and its
+            models' pins at once and builds the engine when it runs: after forking
+            its engine processes, each of which builds its own. ONNX Runtime
+            sessions must not cross a fork, so a replay handed a built engine
+            with models spawns its processes instead (~0.3 s later each: they
+            import everything again).
         out_dir: Output directory.
         config: Replay options.
         menu_name: For the summary.
@@ -130,14 +136,17 @@ class LocalReplay:
         engine_spec: How engine processes build their engine (the menu the
             engine came from); needed when ``config.processes`` > 1 and the
             processes are spawned (see :func:`~trigger.runtime.multiproc.choose_start_method`).
+            Implied when ``engine`` is a spec.
 
     Raises:
         ConfigError: If ``mapping`` names no mapping or is invalid.
+        MenuError: ``engine`` is a spec whose menu does not compile.
+        ModelError: ``engine`` is a spec whose models are missing or not the pinned files.
     """
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Engine | EngineSpec,
         out_dir: Path,
         *,
         config: ReplayConfig = ReplayConfig(),
@@ -147,14 +156,26 @@ class LocalReplay:
         on_note: Callable[[str], None] | None = None,
         engine_spec: EngineSpec | None = None,
     ) -> None:
-        self.engine_spec = engine_spec
-        self.engine = engine
+        if isinstance(engine, EngineSpec):
+            self.engine_spec: EngineSpec | None = engine_spec or engine
+            self.path_names, name = engine.check()  # a bad menu or model fails now, not in a child
+            menu_name = menu_name or name
+            self._engine: Engine | None = None
+        else:
+            self.engine_spec, self._engine, self.path_names = engine_spec, engine, tuple(engine.path_names)
         self.out_dir = Path(out_dir)
         self.config = config
         self.menu_name = menu_name
         self.on_incident = on_incident or (lambda rec: None)
         self.mapping = mapping if mapping is None or isinstance(mapping, EventMapping) else load_mapping(mapping)
         self.on_note = on_note or (lambda note: None)
+
+    @property
+    def engine(self) -> Engine:
+        """The engine (built from the spec on first use when given one)."""
+        if self._engine is None:
+            self._engine = self.engine_spec()  # type: ignore[misc]
+        return self._engine
 
     def run(self, inputs: list[str]) -> dict[str, Any]:
         """Replay ``inputs`` (paths, directories, globs) and return the summary.
@@ -167,7 +188,7 @@ class LocalReplay:
         cfg = self.config
         if cfg.tune_heap:
             keep_heap_warm()
-        rec = RunRecorder(self.out_dir, path_names=self.engine.path_names, menu_name=self.menu_name,
+        rec = RunRecorder(self.out_dir, path_names=self.path_names, menu_name=self.menu_name,
                           max_rows_per_file=cfg.max_rows_per_file)
         expanded = expand_inputs(inputs)
         if not expanded.files:
@@ -201,13 +222,14 @@ class LocalReplay:
         processes = cfg.engine_processes(len(all_shards))
         if processes > 1:
             details = replay_in_processes(
-                processes=processes, engine=self.engine, engine_spec=self.engine_spec, sources=sources,
+                processes=processes, engine=self._engine, engine_spec=self.engine_spec, sources=sources,
                 shards=shards, recorder=rec, on_incident=self.on_incident, batch_size=cfg.batch_size,
                 max_rows_per_file=cfg.max_rows_per_file, mapping=self.mapping, tune_heap=cfg.tune_heap,
                 start_method=cfg.start_method,
                 make_progress=lambda: ProgressReporter(total_events=total, enabled=cfg.progress))
             rec.add_bytes_written(details.pop("bytes_written"))
             return rec.close(shards=all_shards, extra={**extra, "engine_processes": details})
+        engine = self.engine
         progress = ProgressReporter(total_events=total, enabled=cfg.progress)
 
         in_q: queue.Queue[Any] = queue.Queue(maxsize=cfg.queue_depth)
@@ -241,7 +263,7 @@ class LocalReplay:
             try:
                 while (item := in_q.get()) is not _DONE:
                     seq, batch = item
-                    outcome = self.engine.process(batch.data, batch_id=batch.batch_id, source=batch.source)
+                    outcome = engine.process(batch.data, batch_id=batch.batch_id, source=batch.source)
                     _put(out_q, ("outcome", seq, batch, outcome, time.time_ns()), stop)
             except BaseException as exc:
                 failures.append(exc)

@@ -65,9 +65,11 @@ def replay_in_processes(
 
     Args:
         processes: Engines in all (this process's worker thread included).
-        engine: The engine already built here (used by the in-process worker).
-        engine_spec: How spawned children build theirs (the same menu text); forked
-            children keep the engine they inherit.
+        engine: The engine already built here (used by the in-process worker), or
+            None: then nothing of it exists before the children start, and every
+            process, this one included, builds its own from ``engine_spec``.
+        engine_spec: How children build their engine (the same menu text), unless
+            they are forked from a process with a built engine: they keep it.
         sources: The opened inputs, by index.
         shards: Source index -> its shards.
         recorder: Books the reports (ledger, quarantine, counts).
@@ -89,7 +91,7 @@ def replay_in_processes(
     """
     t0 = time.perf_counter()
     method = choose_start_method(start_method)
-    if method != "fork" and engine_spec is None:
+    if engine_spec is None and (method != "fork" or engine is None):
         raise ConfigError(f"engine processes started with {method!r} build their engine from the menu: pass "
                           "engine_spec (EngineSpec.from_menu(menu path))")
     ctx = mp.get_context(method)
@@ -103,8 +105,11 @@ def replay_in_processes(
                            mapping, tune_heap)
 
     # A forked child keeps the engine it inherits (no ONNX Runtime in this process: see
-    # choose_start_method); a spawned one builds its own from the menu text.
-    inherited = {"engine": engine, "fresh_process": True} if method == "fork" else {}
+    # choose_start_method); a spawned one, or a child forked before any engine exists here,
+    # builds its own from the menu text.
+    inherited: dict[str, Any] = {}
+    if method == "fork":
+        inherited = {"fresh_process": True} if engine is None else {"engine": engine, "fresh_process": True}
     children = [ctx.Process(target=run_worker, args=(setup(i), tasks, results), kwargs=inherited,
                             name=f"trigger-engine-{i}", daemon=True) for i in range(1, processes)]
     with warnings.catch_warnings():
@@ -120,6 +125,17 @@ def replay_in_processes(
             n_tasks += 1
     for _ in range(processes):
         tasks.put(None)
+    if engine is None:
+        try:
+            engine = engine_spec()  # type: ignore[misc]  # now that the children are forked
+        except BaseException:
+            for child in children:
+                child.terminate()
+                child.join(timeout=30)
+            for q in (tasks, results):  # no feeder thread may wait on a killed child's lock at exit
+                q.cancel_join_thread()
+                q.close()
+            raise
     progress = make_progress()
     stop = threading.Event()
     local = threading.Thread(target=run_worker, args=(setup(0), tasks, results),
@@ -186,8 +202,11 @@ def choose_start_method(requested: str = "auto") -> str:
     built and the heap warm; a spawned child imports everything and compiles the
     menu (~0.25 s here: 17% of a 10M-event replay on two cores, measured with
     ``bench/replay_bench.py``). ONNX Runtime's sessions and thread pools do not
-    survive a fork, nor do Ray's (gRPC) threads, hence spawn when a menu runs models
-    or Ray is loaded; macOS cannot fork safely.
+    survive a fork (its documentation: create sessions after a fork; importing it
+    starts a thread), nor do Ray's (gRPC) threads, hence spawn once either is
+    loaded; macOS cannot fork safely. A replay given its engine as an
+    :class:`~trigger.engine.spec.EngineSpec` forks before loading any model,
+    and every process then loads its own (~0.1 s: ONNX Runtime and the sessions).
 
     Args:
         requested: ``auto``, ``fork``, ``spawn`` or ``forkserver``.

@@ -83,12 +83,12 @@ def run_worker(setup: WorkerSetup, tasks: _Queue, results: _Queue, *, engine: An
         results: Queue the messages go to.
         engine: An engine already built (the in-process worker, a forked child);
             None builds one from ``setup.engine_spec``.
-        fresh_process: A forked child running ``engine``: tune its collector.
+        fresh_process: A forked child: tune its collector.
         stop: Set by the replay when it gives up (the in-process worker then quits).
     """
     index = setup.index
     try:
-        if engine is not None and fresh_process and setup.tune_heap:
+        if fresh_process and setup.tune_heap:
             # A forked child: everything inherited lives as long as it does. Freeze it without
             # the full collection freeze_startup_objects makes (50 ms here, and it would touch,
             # hence copy, every inherited page); the allocator settings came with the fork.
@@ -99,7 +99,9 @@ def run_worker(setup: WorkerSetup, tasks: _Queue, results: _Queue, *, engine: An
             if setup.engine_spec is None:
                 raise ValueError("a worker process needs an engine_spec")
             engine = setup.engine_spec.load()[0]
-            if setup.tune_heap:
+            if setup.tune_heap and fresh_process:
+                gc.freeze()  # the engine lives as long as the process, as the inherited objects do
+            elif setup.tune_heap:
                 freeze_startup_objects()  # this process lives to run batches
         results.put(("ready", index))
         sinks = StreamSinks(setup.out_dir, max_rows_per_file=setup.max_rows_per_file, prefix=f"p{index}-")
