@@ -166,6 +166,13 @@ def _inference(d: dict[str, Any]) -> list[str]:
     if menus:
         out += ["", "**Replay with models** (one core; input as Arrow IPC, memory-mapped, and as Parquet)", ""]
         out += _table(["menu", "IPC events/s", "of default", "Parquet events/s", "of default"], menus)
+    e2e = d.get("replay_end_to_end") or {}
+    rows = [[name, f"{r['process_wall_s']:.2f}", f"{r['ratio_process_wall']:.3f}", _n(r["replay_events_per_s"]),
+             f"{r['ratio_replay_rate']:.3f}"] for name, r in e2e.items() if isinstance(r, dict)]
+    if rows:
+        out += ["", f"**End-to-end `trigger replay`** ({_n(e2e['events'])} IPC events, default options: "
+                f"{e2e['processes']} engine processes; process wall time and the replay's own rate)", ""]
+        out += _table(["menu", "process s", "of default", "replay events/s", "of default"], rows)
     return out
 
 
