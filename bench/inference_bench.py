@@ -17,8 +17,8 @@ Prints and writes ``bench/results/inference.json``:
   classifier paths); median of ``--repeats`` interleaved runs, and the ratio to
   the default menu. The issue's goal: adding the autoencoder keeps >= 85%.
   Any new path costs output work for the events it keeps, so a reference menu
-  ``default+lep1_pt_ref`` adds a plain ``lep1_pt`` cut path keeping as many
-  events as the autoencoder path: the difference to it is the model's own cost.
+  ``default+lep1_pt_ref`` adds a path whose seed alone, ``lep1_pt > X``, keeps as
+  many events as the autoencoder path: the difference to it is the model's own cost.
 
 - the end-to-end replay as a user runs it: ``trigger replay FILE --menu M``
   in its own process, default options (one engine process per core), on
