@@ -283,6 +283,7 @@ def latency_section(spec: EngineSpec, ipc: list[str], work: Path, *, batch: int,
                      "deadtime_fraction": s["farm"]["deadtime_fraction"],
                      "behind_final_ms": s.get("pacing", {}).get("behind_final_ms"),
                      "max_in_flight_per_filter": s["farm"]["max_in_flight_per_filter"],
+                     "credits_per_filter": s["config"]["credits"],
                      "peak_object_store_mib": peak_mib if load >= 1.0 else None,
                      "driver_peak_rss_mib": round(s["peak_rss_bytes"] / 2**20)})
         print(f"  load {load:.0%}: p50 {rows[-1]['p50_ms']} ms p99 {rows[-1]['p99_ms']} ms "

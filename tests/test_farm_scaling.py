@@ -37,6 +37,14 @@ def test_arrival_rate_sizes_the_pool_with_the_numbers_in_the_reason() -> None:
     assert d == ScaleDecision(2, "arrival 300,000 ev/s needs 3 filters at 50% of 200,000 ev/s each (have 1)")
 
 
+def test_a_step_trimmed_by_the_maximum_says_so() -> None:
+    d = policy(max_filters=3).decide(PoolMetrics(now_s=100, pool_size=1, arrival_rate_events_per_s=400_000,
+                                                 service_rate_events_per_s=200_000))
+    # 400k / (200k * 0.5) = 4 filters, but at most 3 -> add 2
+    assert d == ScaleDecision(2, "arrival 400,000 ev/s needs 4 filters at 50% of 200,000 ev/s each (have 1), "
+                                 "capped at maximum 3")
+
+
 def test_latency_over_budget_adds_one_and_says_so() -> None:
     d = policy().decide(PoolMetrics(now_s=100, pool_size=2, arrival_rate_events_per_s=50_000,
                                     service_rate_events_per_s=200_000, latency_p99_s=0.041))

@@ -192,7 +192,9 @@ class LatencyBudgetPolicy(ScalingPolicy):
                 return ScaleDecision(0, f"{up[1]}, but at maximum {self.max_filters}")
             if self._cooling(m.now_s, self.scale_up_cooldown_s):
                 return ScaleDecision(0, f"{up[1]}, but cooling down after the last change")
-            return self._change(m.now_s, delta, up[1])
+            # Say when the maximum trims the step: the reason explains the delta, not only the need.
+            capped = f", capped at maximum {self.max_filters}" if delta < up[0] else ""
+            return self._change(m.now_s, delta, up[1] + capped)
         # Scale down: one at a time, only with latency headroom and no deadtime.
         if have > self.min_filters and needed is not None and needed < have:
             if p99 is not None and p99 > self.down_latency_fraction * budget:
